@@ -1,0 +1,266 @@
+"""All configuration, read once from the environment into one frozen ``Settings``.
+
+Secrets may come from a file named by the same variable with ``_FILE`` appended (Docker and
+Kubernetes secrets). Every problem is collected before failing, so an operator fixes a bad
+deployment in one round: :class:`ConfigError` carries one line per problem, and no secret
+value ever appears in those lines or in ``repr(settings)``.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import re
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TypeVar
+from urllib.parse import urlsplit
+
+from bridge.calypso.models import ACCOUNT_PATTERN
+from bridge.durations import parse_duration
+
+__all__ = ["ConfigError", "Network", "Settings"]
+
+Network = ipaddress.IPv4Network | ipaddress.IPv6Network
+T = TypeVar("T")
+
+LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")
+LOG_FORMATS = ("json", "console")
+
+
+class ConfigError(Exception):
+    """Invalid configuration; ``problems`` holds one human line each."""
+
+    def __init__(self, problems: list[str]) -> None:
+        super().__init__("; ".join(problems))
+        self.problems = problems
+
+
+@dataclass(frozen=True, kw_only=True)
+class Settings:
+    calypso_account: str
+    calypso_api_key: str = field(repr=False)
+    calypso_api_secret: str = field(repr=False)
+    api_tokens: tuple[str, ...] = field(repr=False)
+    redis_url: str = field(default="redis://localhost:6379/0", repr=False)
+    redis_cluster: bool = False
+    key_prefix: str = "bridge"
+    calypso_base_url: str = "https://api.calypso.money"
+    calypso_timeout: float = 10.0
+    calypso_webhook_secret: str | None = field(default=None, repr=False)
+    http_host: str = "0.0.0.0"  # noqa: S104 - a service in a container listens on all interfaces
+    http_port: int = 8080
+    poll_hot_interval: float = 2.0
+    poll_idle_interval: float = 300.0
+    upstream_rate_limit: float = 20.0
+    webhook_retry_schedule: tuple[float, ...] = (0, 5, 300, 1800, 7200, 18000, 36000, 36000)
+    webhook_allow_http: bool = False
+    webhook_allowed_networks: tuple[Network, ...] = ()
+    stream_retention: float = 7 * 86400.0
+    log_level: str = "INFO"
+    log_format: str = "json"
+
+    @classmethod
+    def from_env(cls, environ: Mapping[str, str]) -> Settings:
+        r = _Reader(environ)
+        account = r.required("BRIDGE_CALYPSO_ACCOUNT", _account)
+        api_key = r.required("BRIDGE_CALYPSO_API_KEY", _non_empty, secret=True)
+        api_secret = r.required("BRIDGE_CALYPSO_API_SECRET", _non_empty, secret=True)
+        tokens = r.required("BRIDGE_API_TOKENS", _tokens, secret=True)
+        redis_url = r.optional("BRIDGE_REDIS_URL", _redis_url, cls.redis_url, secret=True)
+        cluster = r.optional("BRIDGE_REDIS_CLUSTER", _bool, False)
+        hot = r.optional("BRIDGE_POLL_HOT_INTERVAL", _positive_duration, cls.poll_hot_interval)
+        idle = r.optional("BRIDGE_POLL_IDLE_INTERVAL", _positive_duration, cls.poll_idle_interval)
+        if hot is not None and idle is not None and idle < hot:
+            r.problems.append(
+                "BRIDGE_POLL_IDLE_INTERVAL: must not be shorter than BRIDGE_POLL_HOT_INTERVAL"
+            )
+        settings = cls(
+            calypso_account=account,
+            calypso_api_key=api_key,
+            calypso_api_secret=api_secret,
+            api_tokens=tokens,
+            redis_url=redis_url,
+            redis_cluster=cluster or redis_url.startswith("redis+cluster://"),
+            key_prefix=r.optional("BRIDGE_KEY_PREFIX", _key_prefix, cls.key_prefix),
+            calypso_base_url=r.optional(
+                "BRIDGE_CALYPSO_BASE_URL", _http_url, cls.calypso_base_url
+            ),
+            calypso_timeout=r.optional(
+                "BRIDGE_CALYPSO_TIMEOUT", _positive_duration, cls.calypso_timeout
+            ),
+            calypso_webhook_secret=r.optional(
+                "BRIDGE_CALYPSO_WEBHOOK_SECRET", _non_empty, None, secret=True
+            ),
+            http_host=r.optional("BRIDGE_HTTP_HOST", _non_empty, cls.http_host),
+            http_port=r.optional("BRIDGE_HTTP_PORT", _port, cls.http_port),
+            poll_hot_interval=hot,
+            poll_idle_interval=idle,
+            upstream_rate_limit=r.optional(
+                "BRIDGE_UPSTREAM_RATE_LIMIT", _positive_number, cls.upstream_rate_limit
+            ),
+            webhook_retry_schedule=r.optional(
+                "BRIDGE_WEBHOOK_RETRY_SCHEDULE", _schedule, cls.webhook_retry_schedule
+            ),
+            webhook_allow_http=r.optional("BRIDGE_WEBHOOK_ALLOW_HTTP", _bool, False),
+            webhook_allowed_networks=r.optional("BRIDGE_WEBHOOK_ALLOWED_NETWORKS", _networks, ()),
+            stream_retention=r.optional(
+                "BRIDGE_STREAM_RETENTION", _positive_duration, cls.stream_retention
+            ),
+            log_level=r.optional("BRIDGE_LOG_LEVEL", _choice(LOG_LEVELS, upper=True), "INFO"),
+            log_format=r.optional("BRIDGE_LOG_FORMAT", _choice(LOG_FORMATS), "json"),
+        )
+        if r.problems:
+            raise ConfigError(r.problems)
+        return settings
+
+
+class _Reader:
+    """Reads variables, records problems instead of raising, and resolves ``_FILE``."""
+
+    def __init__(self, environ: Mapping[str, str]) -> None:
+        self.environ = environ
+        self.problems: list[str] = []
+
+    def _raw(self, name: str, *, secret: bool) -> str | None:
+        value = self.environ.get(name)
+        path = self.environ.get(f"{name}_FILE") if secret else None
+        if value is not None and path is not None:
+            self.problems.append(f"{name}: set either {name} or {name}_FILE, not both")
+            return None
+        if path is not None:
+            try:
+                return Path(path).read_text(encoding="utf-8").strip()
+            except OSError as exc:
+                self.problems.append(f"{name}_FILE: cannot read {path}: {exc.strerror}")
+                return None
+        return value
+
+    def required(self, name: str, parse: Callable[[str], T], *, secret: bool = False) -> T:
+        raw = self._raw(name, secret=secret)
+        if raw is None or raw.strip() == "":
+            if not any(p.startswith(name) for p in self.problems):
+                hint = f" (or {name}_FILE)" if secret else ""
+                self.problems.append(f"{name}: required{hint}, not set")
+            return None  # type: ignore[return-value]  # from_env raises before use
+        return self._parse(name, raw, parse)
+
+    def optional(
+        self, name: str, parse: Callable[[str], T], default: T, *, secret: bool = False
+    ) -> T:
+        raw = self._raw(name, secret=secret)
+        if raw is None or raw.strip() == "":
+            return default
+        return self._parse(name, raw, parse)
+
+    def _parse(self, name: str, raw: str, parse: Callable[[str], T]) -> T:
+        try:
+            return parse(raw.strip())
+        except ValueError as exc:
+            # Parsers of secrets word their errors without the value, so nothing leaks.
+            self.problems.append(f"{name}: {exc}")
+            return None  # type: ignore[return-value]  # from_env raises before use
+
+
+def _non_empty(value: str) -> str:
+    if not value:
+        raise ValueError("must not be empty")
+    return value
+
+
+def _account(value: str) -> str:
+    if not re.fullmatch(ACCOUNT_PATTERN, value):
+        raise ValueError(f"{value!r} is not a Calypso account (0x followed by 40 hex digits)")
+    return value
+
+
+def _tokens(value: str) -> tuple[str, ...]:
+    tokens = tuple(t.strip() for t in value.split(",") if t.strip())
+    if not tokens:
+        raise ValueError("needs at least one token")
+    if any(len(t) < 8 for t in tokens):
+        raise ValueError("every token needs at least 8 characters")
+    return tokens
+
+
+def _redis_url(value: str) -> str:
+    scheme = urlsplit(value).scheme
+    if scheme not in ("redis", "rediss", "redis+cluster", "unix"):
+        raise ValueError(
+            f"scheme {scheme!r} is not one of redis://, rediss://, redis+cluster://, unix://"
+        )
+    return value
+
+
+def _http_url(value: str) -> str:
+    parts = urlsplit(value)
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        raise ValueError(f"{value!r} is not an http(s) URL")
+    return value.rstrip("/")
+
+
+def _key_prefix(value: str) -> str:
+    if not re.fullmatch(r"[A-Za-z0-9_.:-]{1,64}", value):
+        raise ValueError(f"{value!r} may only use letters, digits and _ . : -")
+    return value
+
+
+def _port(value: str) -> int:
+    if not value.isdigit() or not 0 < int(value) < 65536:
+        raise ValueError(f"{value!r} is not a TCP port (1-65535)")
+    return int(value)
+
+
+def _bool(value: str) -> bool:
+    lowered = value.lower()
+    if lowered in ("1", "true", "yes", "on"):
+        return True
+    if lowered in ("0", "false", "no", "off"):
+        return False
+    raise ValueError(f"{value!r} is not a boolean (true/false)")
+
+
+def _positive_number(value: str) -> float:
+    try:
+        number = float(value)
+    except ValueError:
+        raise ValueError(f"{value!r} is not a number") from None
+    if not number > 0 or number == float("inf"):
+        raise ValueError(f"{value!r} must be a positive number")
+    return number
+
+
+def _positive_duration(value: str) -> float:
+    seconds = parse_duration(value)
+    if seconds <= 0:
+        raise ValueError(f"{value!r} must be longer than zero")
+    return seconds
+
+
+def _schedule(value: str) -> tuple[float, ...]:
+    delays = tuple(parse_duration(part) for part in value.split(","))
+    if not delays:
+        raise ValueError("needs at least one delay")
+    return delays
+
+
+def _networks(value: str) -> tuple[Network, ...]:
+    networks = []
+    for part in value.split(","):
+        if not part.strip():
+            continue
+        try:
+            networks.append(ipaddress.ip_network(part.strip(), strict=False))
+        except ValueError:
+            raise ValueError(f"{part.strip()!r} is not a CIDR network") from None
+    return tuple(networks)
+
+
+def _choice(options: tuple[str, ...], *, upper: bool = False) -> Callable[[str], str]:
+    def parse(value: str) -> str:
+        normalised = value.upper() if upper else value.lower()
+        if normalised not in options:
+            raise ValueError(f"{value!r} is not one of {', '.join(options)}")
+        return normalised
+
+    return parse
