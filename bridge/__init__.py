@@ -1,0 +1,3 @@
+"""Calypso webhook bridge."""
+
+__version__ = "0.1.0"

@@ -83,9 +83,7 @@ class Settings:
             redis_url=redis_url,
             redis_cluster=cluster or redis_url.startswith("redis+cluster://"),
             key_prefix=r.optional("BRIDGE_KEY_PREFIX", _key_prefix, cls.key_prefix),
-            calypso_base_url=r.optional(
-                "BRIDGE_CALYPSO_BASE_URL", _http_url, cls.calypso_base_url
-            ),
+            calypso_base_url=r.optional("BRIDGE_CALYPSO_BASE_URL", _http_url, cls.calypso_base_url),
             calypso_timeout=r.optional(
                 "BRIDGE_CALYPSO_TIMEOUT", _positive_duration, cls.calypso_timeout
             ),

@@ -81,9 +81,7 @@ class CalypsoUnavailable(CalypsoError):
 
 
 class CalypsoRateLimited(CalypsoUnavailable):
-    def __init__(
-        self, message: str, *, operation: str, retry_after: float | None = None
-    ) -> None:
+    def __init__(self, message: str, *, operation: str, retry_after: float | None = None) -> None:
         super().__init__(message, operation=operation, status=429)
         self.retry_after = retry_after
 

@@ -1,0 +1,49 @@
+"""Deposit addresses (Calypso "purses") of a customer."""
+
+from __future__ import annotations
+
+import uuid
+from typing import Annotated
+
+from litestar import Controller, get, post
+from litestar.params import Parameter
+
+from bridge.api.problems import problems
+from bridge.api.schemas import AddressRequest, PurseList, PurseOut
+from bridge.api.services import Services
+
+__all__ = ["AddressController"]
+
+CustomerId = Annotated[uuid.UUID, Parameter(description="Calypso customer id (a UUID).")]
+
+
+class AddressController(Controller):
+    path = "/customers/{customer_id:uuid}"
+    tags = ("addresses",)
+
+    @post(
+        "/addresses",
+        status_code=200,
+        summary="Get the customer's deposit address for a currency",
+        description=(
+            "Issues the address when the customer has none for the currency's network yet, "
+            "else returns the existing one (an address serves every currency of its "
+            "network). The customer is watched from then on."
+        ),
+        responses=problems(400, 401, 404, 422, 502, 503, 504),
+    )
+    async def issue_address(
+        self, services: Services, customer_id: CustomerId, data: AddressRequest
+    ) -> PurseOut:
+        purse = await services.calypso.get_purse_address(customer_id, data.currency)
+        await services.watchlist.watch(str(customer_id), "address")
+        return PurseOut.of(purse, str(customer_id))
+
+    @get(
+        "/purses",
+        summary="List the customer's deposit addresses",
+        responses=problems(400, 401, 404, 502, 503, 504),
+    )
+    async def list_purses(self, services: Services, customer_id: CustomerId) -> PurseList:
+        purses = await services.calypso.get_purses(customer_id)
+        return PurseList(items=[PurseOut.of(p, str(customer_id)) for p in purses])

@@ -1,0 +1,95 @@
+"""The API application: routes, authentication, problem documents and client lifetimes."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+from litestar import Litestar, Router
+from litestar.datastructures import State
+from litestar.di import Provide
+from litestar.openapi import OpenAPIConfig
+from litestar.openapi.plugins import JsonRenderPlugin, SwaggerRenderPlugin
+from litestar.openapi.spec import Components, SecurityScheme
+
+from bridge import __version__
+from bridge.api import health
+from bridge.api.addresses import AddressController
+from bridge.api.auth import bearer_guard
+from bridge.api.customers import CustomerController
+from bridge.api.problems import exception_handlers
+from bridge.api.services import Services, services_of
+from bridge.api.transactions import TransactionController
+from bridge.api.watch import WatchController
+from bridge.calypso.client import CalypsoClient
+from bridge.config import Settings
+from bridge.store.connection import RedisClient
+
+__all__ = ["create_app"]
+
+DESCRIPTION = """\
+Internal REST endpoints in front of Calypso's Customer Purse API: create customers, issue
+deposit addresses, read purses and transactions, and choose which customers the bridge
+watches. Every `/v1` route needs `Authorization: Bearer <token>`. Errors are RFC 9457 problem
+documents with a stable `code`; amounts are decimal strings.
+"""
+
+
+def create_app(
+    settings: Settings,
+    *,
+    redis: RedisClient | None = None,
+    calypso: CalypsoClient | None = None,
+) -> Litestar:
+    """Build the app; clients passed in are used as they are and left open on shutdown."""
+
+    @asynccontextmanager
+    async def lifespan(app: Litestar) -> AsyncIterator[None]:
+        services = Services.build(settings, redis=redis, calypso=calypso)
+        app.state.services = services
+        try:
+            yield
+        finally:
+            if redis is None:
+                await services.redis.aclose()
+            if calypso is None:
+                await services.calypso.aclose()
+
+    v1 = Router(
+        path="/v1",
+        route_handlers=[
+            CustomerController,
+            AddressController,
+            TransactionController,
+            WatchController,
+        ],
+        guards=[bearer_guard(settings.api_tokens)],
+        security=[{"bearer": []}],
+    )
+    return Litestar(
+        route_handlers=[v1, health.live, health.ready],
+        dependencies={"services": Provide(_services, sync_to_thread=False)},
+        exception_handlers=exception_handlers,
+        lifespan=[lifespan],
+        openapi_config=openapi_config(),
+        debug=False,
+    )
+
+
+def _services(state: State) -> Services:
+    return services_of(state)
+
+
+def openapi_config() -> OpenAPIConfig:
+    return OpenAPIConfig(
+        title="Calypso webhook bridge",
+        version=__version__,
+        description=DESCRIPTION,
+        path="/docs",
+        render_plugins=[SwaggerRenderPlugin(), JsonRenderPlugin()],
+        components=Components(
+            security_schemes={
+                "bearer": SecurityScheme(type="http", scheme="bearer", description="API token")
+            }
+        ),
+    )

@@ -1,0 +1,39 @@
+"""Liveness and readiness probes (no authentication)."""
+
+from __future__ import annotations
+
+import asyncio
+
+import msgspec
+from litestar import get
+from redis.exceptions import RedisError
+
+from bridge.api.problems import ProblemError, problems
+from bridge.api.services import Services
+
+__all__ = ["live", "ready"]
+
+
+class Health(msgspec.Struct, frozen=True):
+    status: str
+
+
+@get("/health/live", summary="The process is up", tags=["health"])
+async def live() -> Health:
+    return Health("ok")
+
+
+@get(
+    "/health/ready",
+    summary="Ready to serve: Redis answers",
+    tags=["health"],
+    responses=problems(503),
+)
+async def ready(services: Services) -> Health:
+    try:
+        await asyncio.wait_for(services.redis.ping(), timeout=1.0)
+    except (RedisError, TimeoutError, OSError):
+        raise ProblemError(
+            503, "not_ready", "Not ready", "Redis is not reachable.", headers={"Retry-After": "2"}
+        ) from None
+    return Health("ready")

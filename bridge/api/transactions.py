@@ -1,0 +1,69 @@
+"""Transactions: a customer's list (paged, filtered) and one by id."""
+
+from __future__ import annotations
+
+import uuid
+from typing import Annotated, Literal
+
+from litestar import Controller, get
+from litestar.params import Parameter
+
+from bridge.api.problems import problems
+from bridge.api.schemas import CURRENCY_PATTERN, TransactionOut, TransactionPageOut
+from bridge.api.services import Services
+from bridge.calypso import models
+
+__all__ = ["TransactionController"]
+
+MAX_PAGE_SIZE = 100
+
+
+class TransactionController(Controller):
+    tags = ("transactions",)
+
+    @get(
+        "/customers/{customer_id:uuid}/transactions",
+        summary="List a customer's transactions, newest first by default",
+        responses=problems(400, 401, 404, 502, 503, 504),
+    )
+    async def list_transactions(
+        self,
+        services: Services,
+        customer_id: uuid.UUID,
+        currency: Annotated[
+            str | None, Parameter(query="currency", pattern=CURRENCY_PATTERN, max_length=20)
+        ] = None,
+        state_filter: Annotated[models.TransactionState | None, Parameter(query="state")] = None,
+        page: Annotated[int, Parameter(ge=1, le=1_000_000)] = 1,
+        pageSize: Annotated[int, Parameter(ge=1, le=MAX_PAGE_SIZE)] = 20,
+        order: Literal["asc", "desc"] = "desc",
+    ) -> TransactionPageOut:
+        search = models.TransactionSearch(
+            customerId=customer_id,
+            pageNumber=page,
+            pageSize=pageSize,
+            sort="ASC" if order == "asc" else "DESC",
+            properties="createdDate",
+            currencyFilter=models.StringFilter(equals=currency) if currency else None,
+            transactionStateFilter=(
+                models.TransactionStateFilter(equals=state_filter) if state_filter else None
+            ),
+        )
+        found = await services.calypso.find_transactions(search)
+        return TransactionPageOut(
+            items=[TransactionOut.of(tx, str(customer_id)) for tx in found.result],
+            page=found.page,
+            pageSize=found.size,
+            totalPages=found.total,
+            totalItems=found.totalElements,
+        )
+
+    @get(
+        "/transactions/{transaction_id:uuid}",
+        summary="Get one transaction",
+        responses=problems(400, 401, 404, 502, 503, 504),
+    )
+    async def get_transaction(
+        self, services: Services, transaction_id: uuid.UUID
+    ) -> TransactionOut:
+        return TransactionOut.of(await services.calypso.get_transaction(transaction_id))

@@ -1,0 +1,255 @@
+"""``bridge``: one command for every role of the service.
+
+Exit codes: 0 done, 1 failed while running, 2 bad usage or configuration (one line per
+problem on stderr, no traceback), 3 the OpenAPI check found a stale file.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import json
+import os
+import socket
+import sys
+from collections.abc import Iterator, Sequence
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+import uvicorn
+
+from bridge import __version__
+from bridge.config import ConfigError, Settings
+from bridge.observability import configure_logging
+
+if TYPE_CHECKING:
+    from bridge.sandbox.app import SandboxConfig
+
+__all__ = ["main"]
+
+EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_STALE = 0, 1, 2, 3
+
+# Development mode runs against the sandbox with these credentials; none of them is secret.
+DEV_ACCOUNT = "0x" + "5a" * 20
+DEV_API_KEY = "dev-api-key"
+DEV_API_SECRET = "dev-api-secret"  # noqa: S105 - development only, documented
+DEV_TOKEN = "dev-token-change-me"  # noqa: S105 - development only, documented
+DEFAULT_OPENAPI_PATH = Path("openapi-out/openapi.json")
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = _parser().parse_args(argv)
+    try:
+        code: int = args.run(args)
+    except ConfigError as exc:
+        print("bridge: cannot start:", file=sys.stderr)
+        for problem in exc.problems:
+            print(f"  {problem}", file=sys.stderr)
+        return EXIT_USAGE
+    except KeyboardInterrupt:
+        return EXIT_OK
+    return code
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="bridge",
+        description="Calypso webhook bridge: REST API, sandbox and development mode.",
+        epilog="Configuration comes from BRIDGE_* environment variables (see README).",
+    )
+    parser.add_argument("--version", action="version", version=f"bridge {__version__}")
+    roles = parser.add_subparsers(title="commands", required=True, metavar="COMMAND")
+
+    api = roles.add_parser("api", help="serve the REST API", description=_run_api.__doc__)
+    api.add_argument("--host", help="bind address (default: BRIDGE_HTTP_HOST or 0.0.0.0)")
+    api.add_argument("--port", type=int, help="port (default: BRIDGE_HTTP_PORT or 8080)")
+    api.set_defaults(run=_run_api)
+
+    sandbox = roles.add_parser(
+        "sandbox", help="serve the Calypso simulator", description=_run_sandbox.__doc__
+    )
+    sandbox.add_argument("--host", default="127.0.0.1", help="bind address (default 127.0.0.1)")
+    sandbox.add_argument("--port", type=int, default=8090, help="port (default 8090)")
+    sandbox.add_argument("--seed", type=int, help="seed for reproducible ids and addresses")
+    sandbox.set_defaults(run=_run_sandbox)
+
+    dev = roles.add_parser(
+        "dev", help="run API and sandbox together for development", description=_run_dev.__doc__
+    )
+    dev.add_argument("--port", type=int, default=8080, help="API port (default 8080)")
+    dev.add_argument("--sandbox-port", type=int, default=8090, help="sandbox port (default 8090)")
+    dev.set_defaults(run=_run_dev)
+
+    openapi = roles.add_parser(
+        "openapi", help="write the OpenAPI document", description=_run_openapi.__doc__
+    )
+    openapi.add_argument("--output", type=Path, default=DEFAULT_OPENAPI_PATH)
+    openapi.add_argument(
+        "--check", action="store_true", help="exit 3 if the file differs instead of writing it"
+    )
+    openapi.set_defaults(run=_run_openapi)
+    return parser
+
+
+def _run_api(args: argparse.Namespace) -> int:
+    """Serve the REST API with the configuration in the environment."""
+    from bridge.api.app import create_app
+
+    settings = Settings.from_env(os.environ)
+    configure_logging(settings.log_level, settings.log_format)
+    uvicorn.run(
+        create_app(settings),
+        host=args.host or settings.http_host,
+        port=args.port or settings.http_port,
+        log_config=None,
+        access_log=False,
+        timeout_graceful_shutdown=20,
+    )
+    return EXIT_OK
+
+
+def _sandbox_config(seed: int | None = None) -> SandboxConfig:
+    from bridge.sandbox.app import SandboxConfig
+
+    env = os.environ
+    return SandboxConfig(
+        account=env.get("BRIDGE_CALYPSO_ACCOUNT", DEV_ACCOUNT),
+        api_key=env.get("BRIDGE_CALYPSO_API_KEY", DEV_API_KEY),
+        api_secret=env.get("BRIDGE_CALYPSO_API_SECRET", DEV_API_SECRET),
+        seed=seed,
+    )
+
+
+def _run_sandbox(args: argparse.Namespace) -> int:
+    """Serve the Calypso simulator. It accepts the account, key and secret in
+    BRIDGE_CALYPSO_ACCOUNT / _API_KEY / _API_SECRET, or the development ones by default.
+    Never point a production bridge at it."""
+    from bridge.sandbox.app import create_sandbox_app
+
+    configure_logging(os.environ.get("BRIDGE_LOG_LEVEL", "INFO"), "console")
+    app = create_sandbox_app(_sandbox_config(args.seed))
+    uvicorn.run(app, host=args.host, port=args.port, log_config=None, access_log=False)
+    return EXIT_OK
+
+
+def _run_dev(args: argparse.Namespace) -> int:
+    """Run the sandbox and the API in one process, wired together with development
+    credentials. Uses BRIDGE_REDIS_URL (default redis://localhost:6379/0) and starts a
+    private redis-server when none answers there."""
+    configure_logging(os.environ.get("BRIDGE_LOG_LEVEL", "INFO"), "console")
+    busy = [f"port {p} is already in use" for p in (args.port, args.sandbox_port) if _busy(p)]
+    if busy:
+        raise ConfigError([*busy, "choose others with --port / --sandbox-port"])
+    with _dev_redis() as redis_url:
+        environ = {
+            "BRIDGE_CALYPSO_ACCOUNT": DEV_ACCOUNT,
+            "BRIDGE_CALYPSO_API_KEY": DEV_API_KEY,
+            "BRIDGE_CALYPSO_API_SECRET": DEV_API_SECRET,
+            "BRIDGE_API_TOKENS": DEV_TOKEN,
+            "BRIDGE_LOG_FORMAT": "console",
+            **{k: v for k, v in os.environ.items() if k.startswith("BRIDGE_")},
+            "BRIDGE_REDIS_URL": redis_url,
+            "BRIDGE_CALYPSO_BASE_URL": f"http://127.0.0.1:{args.sandbox_port}",
+        }
+        settings = Settings.from_env(environ)
+        asyncio.run(_serve_dev(settings, args.port, args.sandbox_port))
+    return EXIT_OK
+
+
+def _busy(port: int) -> bool:
+    with socket.socket() as sock:
+        try:
+            sock.bind(("127.0.0.1", port))
+        except OSError:
+            return True
+    return False
+
+
+@contextlib.contextmanager
+def _dev_redis() -> Iterator[str]:
+    import redis
+
+    from bridge.local_redis import INSTALL_HINT, redis_server_process
+
+    url = os.environ.get("BRIDGE_REDIS_URL", "redis://localhost:6379/0")
+    try:
+        with redis.Redis.from_url(url, socket_connect_timeout=1) as client:
+            client.ping()
+        print(f"redis    {url}", flush=True)
+        yield url
+        return
+    except redis.RedisError:
+        pass
+    with contextlib.ExitStack() as stack:
+        try:
+            started = stack.enter_context(redis_server_process())
+        except RuntimeError:
+            problem = f"BRIDGE_REDIS_URL: nothing answers at {url}; {INSTALL_HINT}"
+            raise ConfigError([problem]) from None
+        print(f"redis    {started} (started for this session, data is not kept)", flush=True)
+        yield started
+
+
+async def _serve_dev(settings: Settings, api_port: int, sandbox_port: int) -> None:
+    from bridge.api.app import create_app
+    from bridge.sandbox.app import create_sandbox_app
+
+    sandbox_app = create_sandbox_app(_sandbox_config())
+    servers = [
+        uvicorn.Server(
+            uvicorn.Config(
+                sandbox_app, host="127.0.0.1", port=sandbox_port, log_config=None, access_log=False
+            )
+        ),
+        uvicorn.Server(
+            uvicorn.Config(
+                create_app(settings),
+                host="127.0.0.1",
+                port=api_port,
+                log_config=None,
+                access_log=False,
+            )
+        ),
+    ]
+    print(
+        f"sandbox  http://127.0.0.1:{sandbox_port}  (control endpoints under /sandbox/)\n"
+        f"api      http://127.0.0.1:{api_port}  (docs at /docs, token: {DEV_TOKEN})\n"
+        "Ctrl-C stops everything.",
+        flush=True,
+    )
+    tasks = [asyncio.create_task(server.serve()) for server in servers]
+    # Each server installs its own signal handling; when one stops, stop the others too.
+    await asyncio.wait(tasks, return_when=asyncio.FIRST_COMPLETED)
+    for server in servers:
+        server.should_exit = True
+    await asyncio.gather(*tasks, return_exceptions=True)
+
+
+def openapi_document() -> str:
+    from bridge.api.app import create_app
+
+    placeholder = Settings(
+        calypso_account=DEV_ACCOUNT,
+        calypso_api_key=DEV_API_KEY,
+        calypso_api_secret=DEV_API_SECRET,
+        api_tokens=(DEV_TOKEN,),
+    )
+    schema = create_app(placeholder).openapi_schema.to_schema()
+    return json.dumps(schema, indent=2, sort_keys=True) + "\n"
+
+
+def _run_openapi(args: argparse.Namespace) -> int:
+    """Write the API's OpenAPI document (or check that the committed one is current)."""
+    document = openapi_document()
+    path: Path = args.output
+    if args.check:
+        current = path.read_text(encoding="utf-8") if path.exists() else ""
+        if current != document:
+            print(f"{path} is stale: run 'bridge openapi' (make openapi)", file=sys.stderr)
+            return EXIT_STALE
+        return EXIT_OK
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(document, encoding="utf-8")
+    print(f"wrote {path}")
+    return EXIT_OK
