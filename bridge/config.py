@@ -81,7 +81,7 @@ class Settings:
             calypso_api_secret=api_secret,
             api_tokens=tokens,
             redis_url=redis_url,
-            redis_cluster=cluster or redis_url.startswith("redis+cluster://"),
+            redis_cluster=cluster or (redis_url or "").startswith("redis+cluster://"),
             key_prefix=r.optional("BRIDGE_KEY_PREFIX", _key_prefix, cls.key_prefix),
             calypso_base_url=r.optional("BRIDGE_CALYPSO_BASE_URL", _http_url, cls.calypso_base_url),
             calypso_timeout=r.optional(

@@ -2,19 +2,15 @@
 
 from __future__ import annotations
 
-import uuid
-from typing import Annotated
-
 from litestar import Controller, get, post
-from litestar.params import Parameter
+from litestar.params import JSONBody
 
+from bridge.api.params import CustomerId
 from bridge.api.problems import problems
 from bridge.api.schemas import AddressRequest, PurseList, PurseOut
-from bridge.api.services import Services
+from bridge.api.services import ServicesDep
 
 __all__ = ["AddressController"]
-
-CustomerId = Annotated[uuid.UUID, Parameter(description="Calypso customer id (a UUID).")]
 
 
 class AddressController(Controller):
@@ -33,7 +29,7 @@ class AddressController(Controller):
         responses=problems(400, 401, 404, 422, 502, 503, 504),
     )
     async def issue_address(
-        self, services: Services, customer_id: CustomerId, data: AddressRequest
+        self, services: ServicesDep, customer_id: CustomerId, data: JSONBody[AddressRequest]
     ) -> PurseOut:
         purse = await services.calypso.get_purse_address(customer_id, data.currency)
         await services.watchlist.watch(str(customer_id), "address")
@@ -44,6 +40,6 @@ class AddressController(Controller):
         summary="List the customer's deposit addresses",
         responses=problems(400, 401, 404, 502, 503, 504),
     )
-    async def list_purses(self, services: Services, customer_id: CustomerId) -> PurseList:
+    async def list_purses(self, services: ServicesDep, customer_id: CustomerId) -> PurseList:
         purses = await services.calypso.get_purses(customer_id)
         return PurseList(items=[PurseOut.of(p, str(customer_id)) for p in purses])

@@ -4,15 +4,15 @@ from __future__ import annotations
 
 import contextlib
 import hashlib
-import uuid
 from typing import Annotated, Any
 
 import msgspec
 from litestar import Controller, Request, Response, get, patch, post
-from litestar.params import Parameter
+from litestar.params import HeaderParameter, JSONBody, QueryParameter
 from redis.exceptions import LockError
 
 from bridge.api.auth import caller_scope
+from bridge.api.params import CustomerId
 from bridge.api.problems import ProblemError, problems
 from bridge.api.schemas import (
     CustomerCreateRequest,
@@ -20,7 +20,7 @@ from bridge.api.schemas import (
     CustomerOut,
     CustomerUpdateRequest,
 )
-from bridge.api.services import Services
+from bridge.api.services import Services, ServicesDep
 from bridge.calypso import models
 from bridge.store.idempotency import Claim, StoredResponse
 
@@ -28,15 +28,14 @@ __all__ = ["CustomerController"]
 
 IdempotencyKey = Annotated[
     str | None,
-    Parameter(
-        header="Idempotency-Key",
+    HeaderParameter(
+        name="Idempotency-Key",
         min_length=1,
         max_length=255,
         description="Retries with the same key replay the first response for 24 h.",
         required=False,
     ),
 ]
-CustomerId = Annotated[uuid.UUID, Parameter(description="Calypso customer id (a UUID).")]
 
 
 class CustomerController(Controller):
@@ -57,8 +56,8 @@ class CustomerController(Controller):
     async def create_customer(
         self,
         request: Request[Any, Any, Any],
-        data: CustomerCreateRequest,
-        services: Services,
+        data: JSONBody[CustomerCreateRequest],
+        services: ServicesDep,
         idempotency_key: IdempotencyKey = None,
     ) -> Response[CustomerOut]:
         if idempotency_key is None:
@@ -105,8 +104,8 @@ class CustomerController(Controller):
     )
     async def find_customers(
         self,
-        services: Services,
-        externalId: Annotated[str, Parameter(min_length=1, max_length=255)],
+        services: ServicesDep,
+        externalId: Annotated[str, QueryParameter(min_length=1, max_length=255)],
     ) -> CustomerList:
         found = await services.calypso.find_customers_by_external_id(externalId)
         return CustomerList(items=[CustomerOut.of(c) for c in found])
@@ -116,7 +115,7 @@ class CustomerController(Controller):
         summary="Get a customer",
         responses=problems(400, 401, 404, 502, 503, 504),
     )
-    async def get_customer(self, services: Services, customer_id: CustomerId) -> CustomerOut:
+    async def get_customer(self, services: ServicesDep, customer_id: CustomerId) -> CustomerOut:
         return CustomerOut.of(await services.calypso.get_customer(customer_id))
 
     @patch(
@@ -125,7 +124,7 @@ class CustomerController(Controller):
         responses=problems(400, 401, 404, 422, 502, 503, 504),
     )
     async def update_customer(
-        self, services: Services, customer_id: CustomerId, data: CustomerUpdateRequest
+        self, services: ServicesDep, customer_id: CustomerId, data: JSONBody[CustomerUpdateRequest]
     ) -> CustomerOut:
         update = models.CustomerUpdate(customer_id, data.email, data.description)
         return CustomerOut.of(await services.calypso.update_customer(update))
@@ -136,7 +135,7 @@ class CustomerController(Controller):
         summary="Block a customer",
         responses=problems(400, 401, 404, 422, 502, 503, 504),
     )
-    async def block_customer(self, services: Services, customer_id: CustomerId) -> CustomerOut:
+    async def block_customer(self, services: ServicesDep, customer_id: CustomerId) -> CustomerOut:
         return CustomerOut.of(await services.calypso.block_customer(customer_id))
 
     @post(
@@ -145,7 +144,7 @@ class CustomerController(Controller):
         summary="Unblock a customer",
         responses=problems(400, 401, 404, 422, 502, 503, 504),
     )
-    async def unblock_customer(self, services: Services, customer_id: CustomerId) -> CustomerOut:
+    async def unblock_customer(self, services: ServicesDep, customer_id: CustomerId) -> CustomerOut:
         return CustomerOut.of(await services.calypso.unblock_customer(customer_id))
 
 

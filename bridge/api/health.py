@@ -9,7 +9,7 @@ from litestar import get
 from redis.exceptions import RedisError
 
 from bridge.api.problems import ProblemError, problems
-from bridge.api.services import Services
+from bridge.api.services import ServicesDep
 
 __all__ = ["live", "ready"]
 
@@ -29,7 +29,7 @@ async def live() -> Health:
     tags=["health"],
     responses=problems(503),
 )
-async def ready(services: Services) -> Health:
+async def ready(services: ServicesDep) -> Health:
     try:
         await asyncio.wait_for(services.redis.ping(), timeout=1.0)
     except (RedisError, TimeoutError, OSError):

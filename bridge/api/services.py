@@ -7,6 +7,7 @@ closes what it built; handlers receive them by dependency injection, never from 
 from __future__ import annotations
 
 from litestar.datastructures import State
+from litestar.di import NamedDependency
 
 from bridge.calypso.client import CalypsoClient
 from bridge.config import Settings
@@ -15,7 +16,7 @@ from bridge.store.connection import RedisClient, connect
 from bridge.store.idempotency import IdempotencyStore
 from bridge.store.keys import Keys
 
-__all__ = ["Services"]
+__all__ = ["Services", "ServicesDep", "services_of"]
 
 
 class Services:
@@ -74,3 +75,6 @@ class Services:
 def services_of(state: State) -> Services:
     services: Services = state.services
     return services
+
+
+ServicesDep = NamedDependency[Services]

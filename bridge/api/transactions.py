@@ -2,15 +2,15 @@
 
 from __future__ import annotations
 
-import uuid
 from typing import Annotated, Literal
 
 from litestar import Controller, get
-from litestar.params import Parameter
+from litestar.params import QueryParameter
 
+from bridge.api.params import CustomerId, TransactionId
 from bridge.api.problems import problems
 from bridge.api.schemas import CURRENCY_PATTERN, TransactionOut, TransactionPageOut
-from bridge.api.services import Services
+from bridge.api.services import ServicesDep
 from bridge.calypso import models
 
 __all__ = ["TransactionController"]
@@ -28,14 +28,16 @@ class TransactionController(Controller):
     )
     async def list_transactions(
         self,
-        services: Services,
-        customer_id: uuid.UUID,
+        services: ServicesDep,
+        customer_id: CustomerId,
         currency: Annotated[
-            str | None, Parameter(query="currency", pattern=CURRENCY_PATTERN, max_length=20)
+            str | None, QueryParameter(name="currency", pattern=CURRENCY_PATTERN, max_length=20)
         ] = None,
-        state_filter: Annotated[models.TransactionState | None, Parameter(query="state")] = None,
-        page: Annotated[int, Parameter(ge=1, le=1_000_000)] = 1,
-        pageSize: Annotated[int, Parameter(ge=1, le=MAX_PAGE_SIZE)] = 20,
+        state_filter: Annotated[
+            models.TransactionState | None, QueryParameter(name="state")
+        ] = None,
+        page: Annotated[int, QueryParameter(ge=1, le=1_000_000)] = 1,
+        pageSize: Annotated[int, QueryParameter(ge=1, le=MAX_PAGE_SIZE)] = 20,
         order: Literal["asc", "desc"] = "desc",
     ) -> TransactionPageOut:
         search = models.TransactionSearch(
@@ -64,6 +66,6 @@ class TransactionController(Controller):
         responses=problems(400, 401, 404, 502, 503, 504),
     )
     async def get_transaction(
-        self, services: Services, transaction_id: uuid.UUID
+        self, services: ServicesDep, transaction_id: TransactionId
     ) -> TransactionOut:
         return TransactionOut.of(await services.calypso.get_transaction(transaction_id))

@@ -2,19 +2,18 @@
 
 from __future__ import annotations
 
-import uuid
-
 from litestar import Controller, delete, get, put
 
+from bridge.api.params import CustomerId
 from bridge.api.problems import problems
 from bridge.api.schemas import WatchStatus
-from bridge.api.services import Services
+from bridge.api.services import ServicesDep
 from bridge.poller.watchlist import WatchEntry
 
 __all__ = ["WatchController"]
 
 
-def _status(customer_id: uuid.UUID, entry: WatchEntry | None) -> WatchStatus:
+def _status(customer_id: CustomerId, entry: WatchEntry | None) -> WatchStatus:
     if entry is None:
         return WatchStatus(customerId=str(customer_id), watched=False)
     return WatchStatus(
@@ -27,7 +26,7 @@ class WatchController(Controller):
     tags = ("watch",)
 
     @get("/", summary="Is the customer watched?", responses=problems(400, 401, 503))
-    async def watch_status(self, services: Services, customer_id: uuid.UUID) -> WatchStatus:
+    async def watch_status(self, services: ServicesDep, customer_id: CustomerId) -> WatchStatus:
         return _status(customer_id, await services.watchlist.get(str(customer_id)))
 
     @put(
@@ -36,7 +35,7 @@ class WatchController(Controller):
         description="The customer must exist at Calypso; watching twice changes nothing.",
         responses=problems(400, 401, 404, 502, 503, 504),
     )
-    async def watch(self, services: Services, customer_id: uuid.UUID) -> WatchStatus:
+    async def watch(self, services: ServicesDep, customer_id: CustomerId) -> WatchStatus:
         await services.calypso.get_customer(customer_id)
         entry = await services.watchlist.watch(str(customer_id), "api")
         return _status(customer_id, entry)
@@ -47,6 +46,6 @@ class WatchController(Controller):
         summary="Stop watching a customer",
         responses=problems(400, 401, 503),
     )
-    async def unwatch(self, services: Services, customer_id: uuid.UUID) -> WatchStatus:
+    async def unwatch(self, services: ServicesDep, customer_id: CustomerId) -> WatchStatus:
         await services.watchlist.unwatch(str(customer_id))
         return _status(customer_id, None)

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import socket
 from collections.abc import Iterator
 
 from bridge.local_redis import redis_server_process
@@ -17,13 +18,18 @@ __all__ = ["real_redis"]
 
 
 def _docker_answers() -> bool:
+    """Ask the engine's /_ping on its socket directly: cheap, and leaves nothing open."""
+    host = os.environ.get("DOCKER_HOST", "unix:///var/run/docker.sock")
+    if not host.startswith("unix://"):
+        return True  # a remote engine was configured on purpose; let testcontainers try it
     try:
-        import docker
-
-        docker.from_env(timeout=2).ping()
-    except Exception:
+        with socket.socket(socket.AF_UNIX) as sock:
+            sock.settimeout(2)
+            sock.connect(host.removeprefix("unix://"))
+            sock.sendall(b"GET /_ping HTTP/1.0\r\nHost: docker\r\n\r\n")
+            return b" 200 " in sock.recv(256)
+    except OSError:
         return False
-    return True
 
 
 @contextlib.contextmanager

@@ -1,0 +1,40 @@
+# Everything a person runs. `make run` and `make test` set up .venv by themselves.
+PYTHON ?= python3
+VENV   := .venv
+BIN    := $(VENV)/bin
+STAMP  := $(VENV)/.installed
+
+.PHONY: install run test lint format openapi clean
+
+$(STAMP): pyproject.toml
+	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "Python 3.11 or newer is needed (set PYTHON=python3.12 for example)")'
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --disable-pip-version-check --upgrade pip
+	$(BIN)/python -m pip install --quiet --disable-pip-version-check -e '.[dev]'
+	@touch $(STAMP)
+
+install: $(STAMP)
+
+## run: API and Calypso sandbox together in development mode
+run: $(STAMP)
+	$(BIN)/bridge dev
+
+## test: lint, type-check, then the whole test suite (real Redis, sandbox over sockets)
+test: lint
+	$(BIN)/pytest
+
+lint: $(STAMP)
+	$(BIN)/ruff check bridge tests
+	$(BIN)/ruff format --check bridge tests
+	$(BIN)/mypy --strict bridge
+
+format: $(STAMP)
+	$(BIN)/ruff format bridge tests
+	$(BIN)/ruff check --fix bridge tests
+
+## openapi: regenerate openapi-out/openapi.json
+openapi: $(STAMP)
+	$(BIN)/bridge openapi
+
+clean:
+	rm -rf $(VENV) .mypy_cache .ruff_cache .pytest_cache .hypothesis
