@@ -92,10 +92,8 @@ async def calypso(settings: Settings) -> AsyncIterator[CalypsoClient]:
 
 
 @pytest.fixture
-async def api(
-    settings: Settings, redis: Redis, calypso: CalypsoClient
-) -> AsyncIterator[AsyncTestClient[object]]:
-    app = create_app(settings, calypso=calypso)
+async def api(settings: Settings, redis: Redis) -> AsyncIterator[AsyncTestClient[object]]:
+    app = create_app(settings, retry=FAST_RETRY)
     async with AsyncTestClient(app=app) as client:
         client.headers["Authorization"] = f"Bearer {TOKEN}"
         yield client

@@ -21,9 +21,8 @@ from bridge.api.problems import exception_handlers
 from bridge.api.services import Services, services_of
 from bridge.api.transactions import TransactionController
 from bridge.api.watch import WatchController
-from bridge.calypso.client import CalypsoClient
+from bridge.calypso.retry import RetryPolicy
 from bridge.config import Settings
-from bridge.store.connection import RedisClient
 
 __all__ = ["create_app"]
 
@@ -35,25 +34,17 @@ documents with a stable `code`; amounts are decimal strings.
 """
 
 
-def create_app(
-    settings: Settings,
-    *,
-    redis: RedisClient | None = None,
-    calypso: CalypsoClient | None = None,
-) -> Litestar:
-    """Build the app; clients passed in are used as they are and left open on shutdown."""
+def create_app(settings: Settings, *, retry: RetryPolicy | None = None) -> Litestar:
+    """Build the app. Its clients live and die with the app's event loop (the lifespan)."""
 
     @asynccontextmanager
     async def lifespan(app: Litestar) -> AsyncIterator[None]:
-        services = Services.build(settings, redis=redis, calypso=calypso)
+        services = Services.build(settings, retry=retry)
         app.state.services = services
         try:
             yield
         finally:
-            if redis is None:
-                await services.redis.aclose()
-            if calypso is None:
-                await services.calypso.aclose()
+            await services.aclose()
 
     v1 = Router(
         path="/v1",

@@ -1,7 +1,7 @@
 """The clients and stores a request handler may use, created once per process.
 
-The app's lifespan builds them from ``Settings`` (or takes them ready-made from a test) and
-closes what it built; handlers receive them by dependency injection, never from globals.
+The app's lifespan builds them from ``Settings`` inside the serving event loop and closes
+them on shutdown; handlers receive them by dependency injection, never from globals.
 """
 
 from __future__ import annotations
@@ -10,6 +10,7 @@ from litestar.datastructures import State
 from litestar.di import NamedDependency
 
 from bridge.calypso.client import CalypsoClient
+from bridge.calypso.retry import RetryPolicy
 from bridge.config import Settings
 from bridge.poller.watchlist import WatchList
 from bridge.store.connection import RedisClient, connect
@@ -46,16 +47,16 @@ class Services:
         cls,
         settings: Settings,
         *,
-        redis: RedisClient | None = None,
-        calypso: CalypsoClient | None = None,
+        retry: RetryPolicy | None = None,
     ) -> Services:
-        redis = redis or connect(settings.redis_url, cluster=settings.redis_cluster)
-        calypso = calypso or CalypsoClient(
+        redis = connect(settings.redis_url, cluster=settings.redis_cluster)
+        calypso = CalypsoClient(
             base_url=settings.calypso_base_url,
             account=settings.calypso_account,
             api_key=settings.calypso_api_key,
             api_secret=settings.calypso_api_secret,
             timeout=settings.calypso_timeout,
+            retry=retry,
         )
         keys = Keys(settings.key_prefix, settings.calypso_account)
         return cls(

@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Annotated, Literal
 
 from litestar import Controller, get
-from litestar.params import QueryParameter
+from litestar.params import FromQuery, QueryParameter
 
 from bridge.api.params import CustomerId, TransactionId
 from bridge.api.problems import problems
@@ -38,7 +38,7 @@ class TransactionController(Controller):
         ] = None,
         page: Annotated[int, QueryParameter(ge=1, le=1_000_000)] = 1,
         pageSize: Annotated[int, QueryParameter(ge=1, le=MAX_PAGE_SIZE)] = 20,
-        order: Literal["asc", "desc"] = "desc",
+        order: FromQuery[Literal["asc", "desc"]] = "desc",
     ) -> TransactionPageOut:
         search = models.TransactionSearch(
             customerId=customer_id,

@@ -1,0 +1,1 @@
+"""Helpers the test suites share: real servers in background threads."""
