@@ -6,134 +6,36 @@ tests check the wire contract, not the sandbox's own helpers.
 
 from __future__ import annotations
 
-import hashlib
-import hmac
 import json
 import time
 import uuid
-from collections.abc import AsyncIterator, Iterator
 from decimal import Decimal
 from typing import Any
 
 import httpx
 import pytest
 
-from bridge.sandbox.app import SandboxConfig, create_sandbox_app
 from bridge.sandbox.state import SandboxState
-from tests.support.sandbox_server import RunningServer, serve_in_thread
-
-ACCOUNT = "0x" + "5c" * 20
-API_KEY = "sandbox-key"
-API_SECRET = "sandbox-secret"
-BASE = "/api/v1/customer-purse/"
-ETH_AMOUNT = "0.123456789012345678"
-
-
-@pytest.fixture(scope="module")
-def running_sandbox() -> Iterator[RunningServer]:
-    config = SandboxConfig(account=ACCOUNT, api_key=API_KEY, api_secret=API_SECRET, seed=11)
-    with serve_in_thread(create_sandbox_app(config)) as server:
-        yield server
-
-
-@pytest.fixture
-async def client(running_sandbox: RunningServer) -> AsyncIterator[httpx.AsyncClient]:
-    async with httpx.AsyncClient(base_url=running_sandbox.url, timeout=5.0) as client:
-        (await client.post("/sandbox/reset")).raise_for_status()
-        yield client
-
-
-def now_ms() -> int:
-    return time.time_ns() // 1_000_000
-
-
-def envelope(payload: Any, *, account: str = ACCOUNT, timestamp: int | None = None) -> bytes:
-    body = {"account": account, "timestamp": now_ms() if timestamp is None else timestamp}
-    return json.dumps({**body, "payload": payload}).encode()
-
-
-def signature(body: bytes, secret: str = API_SECRET) -> str:
-    return hmac.new(secret.encode(), body, hashlib.sha512).hexdigest()
-
-
-async def send(
-    client: httpx.AsyncClient,
-    path: str,
-    body: bytes,
-    *,
-    key: str | None = API_KEY,
-    sign: str | None = None,
-) -> httpx.Response:
-    headers = {"Content-Type": "application/json", "Sign": sign or signature(body)}
-    if key is not None:
-        headers["Key"] = key
-    return await client.post(BASE + path, content=body, headers=headers)
-
-
-async def call(client: httpx.AsyncClient, path: str, payload: Any) -> httpx.Response:
-    return await send(client, path, envelope(payload))
-
-
-async def ok(client: httpx.AsyncClient, path: str, payload: Any) -> Any:
-    response = await call(client, path, payload)
-    assert response.status_code == 200, response.text
-    assert response.headers["content-type"].startswith("application/json")
-    # Amounts are JSON numbers with up to 18 decimals: read them as Decimal, never float.
-    return json.loads(response.content, parse_float=Decimal)
-
-
-def assert_calypso_error(response: httpx.Response, code: str, status: int = 400) -> str:
-    """Checks Calypso's error document and returns its message."""
-    assert response.status_code == status, response.text
-    body = response.json()
-    assert set(body) == {"traceId", "errorCode", "message"}
-    assert body["errorCode"] == code
-    assert body["traceId"]
-    assert isinstance(body["message"], str)
-    return str(body["message"])
-
-
-async def new_customer(client: httpx.AsyncClient, **fields: str) -> dict[str, Any]:
-    customer: dict[str, Any] = await ok(client, "customer/create", fields)
-    return customer
-
-
-async def new_purse(client: httpx.AsyncClient, customer_id: str, currency: str) -> dict[str, Any]:
-    purse: dict[str, Any] = await ok(
-        client, "address/get", {"customerId": customer_id, "currency": currency}
-    )
-    return purse
-
-
-async def deposit(client: httpx.AsyncClient, **body: Any) -> dict[str, Any]:
-    response = await client.post("/sandbox/deposits", json=body)
-    assert response.status_code == 201, response.text
-    transaction: dict[str, Any] = response.json()
-    return transaction
-
-
-async def eth_deposit(client: httpx.AsyncClient, amount: str = ETH_AMOUNT) -> dict[str, Any]:
-    customer = await new_customer(client)
-    purse = await new_purse(client, customer["id"], "ETH")
-    return await deposit(client, address=purse["address"], currency="ETH", amount=amount)
-
-
-async def advance(client: httpx.AsyncClient, transaction_id: str, **body: Any) -> httpx.Response:
-    return await client.post(f"/sandbox/transactions/{transaction_id}/advance", json=body or None)
-
-
-def search(customer_id: str, **overrides: Any) -> dict[str, Any]:
-    query = {
-        "customerId": customer_id,
-        "pageNumber": 1,
-        "pageSize": 10,
-        "sort": "ASC",
-        "properties": "createdDate",
-    }
-    return {**query, **overrides}
-
-
-# --- the ten endpoints ------------------------------------------------------------------------
+from tests.sandbox.wire import (
+    ACCOUNT,
+    API_KEY,
+    BASE,
+    ETH_AMOUNT,
+    advance,
+    assert_calypso_error,
+    call,
+    deposit,
+    envelope,
+    eth_deposit,
+    new_customer,
+    new_purse,
+    now_ms,
+    ok,
+    search,
+    send,
+    signature,
+)
+from tests.support.sandbox_server import RunningServer
 
 
 async def test_customer_create_returns_a_new_unblocked_customer_with_the_given_fields(

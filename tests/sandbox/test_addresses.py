@@ -7,11 +7,8 @@ for bech32, base58check as Bitcoin defines it), independent of the sandbox's enc
 from __future__ import annotations
 
 import hashlib
-import hmac
-import json
 import re
-import time
-from collections.abc import AsyncIterator, Callable, Iterator
+from collections.abc import Callable
 from datetime import datetime
 from typing import Any
 
@@ -19,13 +16,8 @@ import httpx
 import pytest
 
 from bridge.sandbox.addresses import base58check_encode, bech32_segwit_v0
-from bridge.sandbox.app import SandboxConfig, create_sandbox_app
 from bridge.sandbox.state import SandboxState
-from tests.support.sandbox_server import RunningServer, serve_in_thread
-
-ACCOUNT = "0x" + "a1" * 20
-API_KEY = "address-key"
-API_SECRET = "address-secret"
+from tests.sandbox.wire import ok
 
 BECH32_CHARSET = "qpzry9x8gf2tvdw0s3jn54khce6mua7l"
 BASE58_ALPHABET = "123456789ABCDEFGHJKLMNPQRSTUVWXYZabcdefghijkmnopqrstuvwxyz"
@@ -95,32 +87,6 @@ def test_the_sandbox_encoders_reproduce_published_vectors() -> None:
 
 
 # --- through the API --------------------------------------------------------------------------
-
-
-@pytest.fixture(scope="module")
-def running_sandbox() -> Iterator[RunningServer]:
-    config = SandboxConfig(account=ACCOUNT, api_key=API_KEY, api_secret=API_SECRET)
-    with serve_in_thread(create_sandbox_app(config)) as server:
-        yield server
-
-
-@pytest.fixture
-async def client(running_sandbox: RunningServer) -> AsyncIterator[httpx.AsyncClient]:
-    async with httpx.AsyncClient(base_url=running_sandbox.url, timeout=5.0) as client:
-        (await client.post("/sandbox/reset")).raise_for_status()
-        yield client
-
-
-async def ok(client: httpx.AsyncClient, path: str, payload: dict[str, Any]) -> Any:
-    body = json.dumps(
-        {"account": ACCOUNT, "timestamp": time.time_ns() // 1_000_000, "payload": payload}
-    ).encode()
-    sign = hmac.new(API_SECRET.encode(), body, hashlib.sha512).hexdigest()
-    response = await client.post(
-        f"/api/v1/customer-purse/{path}", content=body, headers={"Key": API_KEY, "Sign": sign}
-    )
-    assert response.status_code == 200, response.text
-    return response.json()
 
 
 async def purse_for(client: httpx.AsyncClient, currency: str) -> dict[str, Any]:
