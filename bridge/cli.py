@@ -11,6 +11,7 @@ import asyncio
 import contextlib
 import json
 import os
+import signal
 import socket
 import sys
 from collections.abc import Iterator, Sequence
@@ -66,6 +67,11 @@ def _parser() -> argparse.ArgumentParser:
     api.add_argument("--port", type=int, help="port (default: BRIDGE_HTTP_PORT or 8080)")
     api.set_defaults(run=_run_api)
 
+    worker = roles.add_parser(
+        "worker", help="poll Calypso into the event stream", description=_run_worker.__doc__
+    )
+    worker.set_defaults(run=_run_worker)
+
     sandbox = roles.add_parser(
         "sandbox", help="serve the Calypso simulator", description=_run_sandbox.__doc__
     )
@@ -107,6 +113,30 @@ def _run_api(args: argparse.Namespace) -> int:
         timeout_graceful_shutdown=20,
     )
     return EXIT_OK
+
+
+def _run_worker(args: argparse.Namespace) -> int:
+    """Poll the watched customers' transactions into the event stream. Run as many as you
+    like: they share the work through leases in Redis. SIGTERM or Ctrl-C stops taking work,
+    lets running polls finish (10 s at most) and hands the rest back."""
+    settings = Settings.from_env(os.environ)
+    configure_logging(settings.log_level, settings.log_format)
+    asyncio.run(_serve_worker(settings))
+    return EXIT_OK
+
+
+async def _serve_worker(settings: Settings) -> None:
+    from bridge.worker import Worker
+
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for signum in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(signum, stop.set)
+    worker = Worker(settings)
+    try:
+        await worker.run(stop)
+    finally:
+        await worker.aclose()
 
 
 def _sandbox_config(seed: int | None = None) -> SandboxConfig:
@@ -176,11 +206,13 @@ def _dev_redis() -> Iterator[str]:
     try:
         with redis.Redis.from_url(url, socket_connect_timeout=1) as client:
             client.ping()
+        reachable = True
+    except redis.RedisError:
+        reachable = False
+    if reachable:
         print(f"redis    {url}", flush=True)
         yield url
         return
-    except redis.RedisError:
-        pass
     with contextlib.ExitStack() as stack:
         try:
             started = stack.enter_context(redis_server_process())
@@ -194,36 +226,35 @@ def _dev_redis() -> Iterator[str]:
 async def _serve_dev(settings: Settings, api_port: int, sandbox_port: int) -> None:
     from bridge.api.app import create_app
     from bridge.sandbox.app import create_sandbox_app
+    from bridge.worker import Worker
 
     sandbox_app = create_sandbox_app(_sandbox_config())
     servers = [
         uvicorn.Server(
-            uvicorn.Config(
-                sandbox_app, host="127.0.0.1", port=sandbox_port, log_config=None, access_log=False
-            )
-        ),
-        uvicorn.Server(
-            uvicorn.Config(
-                create_app(settings),
-                host="127.0.0.1",
-                port=api_port,
-                log_config=None,
-                access_log=False,
-            )
-        ),
+            uvicorn.Config(app, host="127.0.0.1", port=port, log_config=None, access_log=False)
+        )
+        for app, port in ((sandbox_app, sandbox_port), (create_app(settings), api_port))
     ]
     print(
         f"sandbox  http://127.0.0.1:{sandbox_port}  (control endpoints under /sandbox/)\n"
         f"api      http://127.0.0.1:{api_port}  (docs at /docs, token: {DEV_TOKEN})\n"
+        f"worker   polling every {settings.poll_hot_interval:g}s while customers are active\n"
         "Ctrl-C stops everything.",
         flush=True,
     )
+    stop = asyncio.Event()
+    worker = Worker(settings)
     tasks = [asyncio.create_task(server.serve()) for server in servers]
-    # Each server installs its own signal handling; when one stops, stop the others too.
-    await asyncio.wait(tasks, return_when=asyncio.FIRST_COMPLETED)
-    for server in servers:
-        server.should_exit = True
-    await asyncio.gather(*tasks, return_exceptions=True)
+    tasks.append(asyncio.create_task(worker.run(stop)))
+    try:
+        # Each server installs its own signal handling; when one stops, stop the rest too.
+        await asyncio.wait(tasks, return_when=asyncio.FIRST_COMPLETED)
+    finally:
+        stop.set()
+        for server in servers:
+            server.should_exit = True
+        await asyncio.gather(*tasks, return_exceptions=True)
+        await worker.aclose()
 
 
 def openapi_document() -> str:

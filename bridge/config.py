@@ -52,11 +52,15 @@ class Settings:
     http_port: int = 8080
     poll_hot_interval: float = 2.0
     poll_idle_interval: float = 300.0
+    poll_lease: float = 60.0
+    poll_concurrency: int = 16
+    poll_address_hot_for: float = 1800.0
     upstream_rate_limit: float = 20.0
     webhook_retry_schedule: tuple[float, ...] = (0, 5, 300, 1800, 7200, 18000, 36000, 36000)
     webhook_allow_http: bool = False
     webhook_allowed_networks: tuple[Network, ...] = ()
     stream_retention: float = 7 * 86400.0
+    stream_max_length: int = 1_000_000
     log_level: str = "INFO"
     log_format: str = "json"
 
@@ -94,6 +98,13 @@ class Settings:
             http_port=r.optional("BRIDGE_HTTP_PORT", _port, cls.http_port),
             poll_hot_interval=hot,
             poll_idle_interval=idle,
+            poll_lease=r.optional("BRIDGE_POLL_LEASE", _positive_duration, cls.poll_lease),
+            poll_concurrency=r.optional(
+                "BRIDGE_POLL_CONCURRENCY", _positive_int, cls.poll_concurrency
+            ),
+            poll_address_hot_for=r.optional(
+                "BRIDGE_POLL_ADDRESS_HOT_FOR", _positive_duration, cls.poll_address_hot_for
+            ),
             upstream_rate_limit=r.optional(
                 "BRIDGE_UPSTREAM_RATE_LIMIT", _positive_number, cls.upstream_rate_limit
             ),
@@ -104,6 +115,9 @@ class Settings:
             webhook_allowed_networks=r.optional("BRIDGE_WEBHOOK_ALLOWED_NETWORKS", _networks, ()),
             stream_retention=r.optional(
                 "BRIDGE_STREAM_RETENTION", _positive_duration, cls.stream_retention
+            ),
+            stream_max_length=r.optional(
+                "BRIDGE_STREAM_MAX_LENGTH", _positive_int, cls.stream_max_length
             ),
             log_level=r.optional("BRIDGE_LOG_LEVEL", _choice(LOG_LEVELS, upper=True), "INFO"),
             log_format=r.optional("BRIDGE_LOG_FORMAT", _choice(LOG_FORMATS), "json"),
@@ -206,6 +220,12 @@ def _key_prefix(value: str) -> str:
 def _port(value: str) -> int:
     if not value.isdigit() or not 0 < int(value) < 65536:
         raise ValueError(f"{value!r} is not a TCP port (1-65535)")
+    return int(value)
+
+
+def _positive_int(value: str) -> int:
+    if not value.isdigit() or int(value) < 1:
+        raise ValueError(f"{value!r} is not a positive whole number")
     return int(value)
 
 

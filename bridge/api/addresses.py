@@ -9,6 +9,7 @@ from bridge.api.params import CustomerId
 from bridge.api.problems import problems
 from bridge.api.schemas import AddressRequest, PurseList, PurseOut
 from bridge.api.services import ServicesDep
+from bridge.events.build import address_issued
 
 __all__ = ["AddressController"]
 
@@ -31,9 +32,14 @@ class AddressController(Controller):
     async def issue_address(
         self, services: ServicesDep, customer_id: CustomerId, data: JSONBody[AddressRequest]
     ) -> PurseOut:
+        customer = str(customer_id)
         purse = await services.calypso.get_purse_address(customer_id, data.currency)
-        await services.watchlist.watch(str(customer_id), "address")
-        return PurseOut.of(purse, str(customer_id))
+        await services.watchlist.watch(customer, "address")
+        await services.watchlist.keep_hot(customer, services.settings.poll_address_hot_for)
+        await services.schedule.poke(customer)
+        account = services.settings.calypso_account
+        await services.events.append([address_issued(account, customer, purse)])
+        return PurseOut.of(purse, customer)
 
     @get(
         "/purses",

@@ -17,6 +17,8 @@ from bridge.api import health
 from bridge.api.addresses import AddressController
 from bridge.api.auth import bearer_guard
 from bridge.api.customers import CustomerController
+from bridge.api.events import EventController
+from bridge.api.inbound import calypso_webhook
 from bridge.api.problems import exception_handlers
 from bridge.api.services import Services, services_of
 from bridge.api.transactions import TransactionController
@@ -53,12 +55,13 @@ def create_app(settings: Settings, *, retry: RetryPolicy | None = None) -> Lites
             AddressController,
             TransactionController,
             WatchController,
+            EventController,
         ],
         guards=[bearer_guard(settings.api_tokens)],
         security=[{"bearer": []}],
     )
     return Litestar(
-        route_handlers=[v1, health.live, health.ready],
+        route_handlers=[v1, calypso_webhook, health.live, health.ready],
         dependencies={"services": Provide(_services, sync_to_thread=False)},
         exception_handlers=exception_handlers,
         lifespan=[lifespan],

@@ -22,6 +22,8 @@ from bridge.api.schemas import (
 )
 from bridge.api.services import Services, ServicesDep
 from bridge.calypso import models
+from bridge.events.build import customer_event
+from bridge.events.model import EventType
 from bridge.store.idempotency import Claim, StoredResponse
 
 __all__ = ["CustomerController"]
@@ -62,7 +64,7 @@ class CustomerController(Controller):
     ) -> Response[CustomerOut]:
         if idempotency_key is None:
             status, customer = await _create_or_find(services, data)
-            return Response(customer, status_code=status)
+            return Response(CustomerOut.of(customer), status_code=status)
         scope = caller_scope(request)
         fingerprint = hashlib.sha256(b"POST /v1/customers " + msgspec.json.encode(data)).hexdigest()
         claim, stored = await services.idempotency.claim(scope, idempotency_key, fingerprint)
@@ -87,15 +89,16 @@ class CustomerController(Controller):
                 "Use a new key for a new request.",
             )
         try:
-            status, customer = await _create_or_find(services, data)
+            status, created = await _create_or_find(services, data)
         except BaseException:
             # The outcome is either nothing or unknown: free the key so a retry runs again
             # (with an externalId, that retry finds a customer that did get created).
             await services.idempotency.release(scope, idempotency_key, fingerprint)
             raise
-        stored = StoredResponse(status, msgspec.json.encode(customer))
+        answer = CustomerOut.of(created)
+        stored = StoredResponse(status, msgspec.json.encode(answer))
         await services.idempotency.complete(scope, idempotency_key, fingerprint, stored)
-        return Response(customer, status_code=status)
+        return Response(answer, status_code=status)
 
     @get(
         "/",
@@ -127,7 +130,9 @@ class CustomerController(Controller):
         self, services: ServicesDep, customer_id: CustomerId, data: JSONBody[CustomerUpdateRequest]
     ) -> CustomerOut:
         update = models.CustomerUpdate(customer_id, data.email, data.description)
-        return CustomerOut.of(await services.calypso.update_customer(update))
+        customer = await services.calypso.update_customer(update)
+        await _announce(services, EventType.CUSTOMER_UPDATED, customer)
+        return CustomerOut.of(customer)
 
     @post(
         "/{customer_id:uuid}/block",
@@ -136,7 +141,9 @@ class CustomerController(Controller):
         responses=problems(400, 401, 404, 422, 502, 503, 504),
     )
     async def block_customer(self, services: ServicesDep, customer_id: CustomerId) -> CustomerOut:
-        return CustomerOut.of(await services.calypso.block_customer(customer_id))
+        customer = await services.calypso.block_customer(customer_id)
+        await _announce(services, EventType.CUSTOMER_BLOCKED, customer)
+        return CustomerOut.of(customer)
 
     @post(
         "/{customer_id:uuid}/unblock",
@@ -145,12 +152,20 @@ class CustomerController(Controller):
         responses=problems(400, 401, 404, 422, 502, 503, 504),
     )
     async def unblock_customer(self, services: ServicesDep, customer_id: CustomerId) -> CustomerOut:
-        return CustomerOut.of(await services.calypso.unblock_customer(customer_id))
+        customer = await services.calypso.unblock_customer(customer_id)
+        await _announce(services, EventType.CUSTOMER_UNBLOCKED, customer)
+        return CustomerOut.of(customer)
+
+
+async def _announce(services: Services, kind: EventType, customer: models.Customer) -> None:
+    await services.events.append(
+        [customer_event(services.settings.calypso_account, kind, customer)]
+    )
 
 
 async def _create_or_find(
     services: Services, data: CustomerCreateRequest
-) -> tuple[int, CustomerOut]:
+) -> tuple[int, models.Customer]:
     """Create, unless the external id already names a customer.
 
     Two requests with one external id are serialised by a Redis lock, so the second sees
@@ -161,8 +176,8 @@ async def _create_or_find(
     )
     if data.externalId is None:
         created = await services.calypso.create_customer(request)
-        await services.watchlist.watch(created.id, "created")
-        return 201, CustomerOut.of(created)
+        await _watch_new(services, created)
+        return 201, created
     lock = services.redis.lock(
         services.keys.external_id_lock(data.externalId), timeout=60, blocking_timeout=15
     )
@@ -183,8 +198,15 @@ async def _create_or_find(
             if existing
             else (201, await services.calypso.create_customer(request))
         )
-        await services.watchlist.watch(customer.id, "created")
+        await _watch_new(services, customer)
     finally:
         with contextlib.suppress(LockError):  # expired while we worked: nothing to release
             await lock.release()
-    return status, CustomerOut.of(customer)
+    return status, customer
+
+
+async def _watch_new(services: Services, customer: models.Customer) -> None:
+    # customer.created has a fixed id per customer: announcing it again after a retry (or
+    # for an existing customer matched by externalId) is deduplicated by the event log.
+    await services.watchlist.watch(customer.id, "created")
+    await _announce(services, EventType.CUSTOMER_CREATED, customer)

@@ -12,6 +12,9 @@ from litestar.di import NamedDependency
 from bridge.calypso.client import CalypsoClient
 from bridge.calypso.retry import RetryPolicy
 from bridge.config import Settings
+from bridge.events.stream import EventLog
+from bridge.metrics import Metrics
+from bridge.poller.schedule import PollSchedule
 from bridge.poller.watchlist import WatchList
 from bridge.store.connection import RedisClient, connect
 from bridge.store.idempotency import IdempotencyStore
@@ -23,7 +26,17 @@ __all__ = ["Services", "ServicesDep", "services_of"]
 class Services:
     # A plain class on purpose: Litestar hands dependency types to msgspec, which would
     # try to introspect a dataclass's fields.
-    __slots__ = ("calypso", "idempotency", "keys", "redis", "settings", "watchlist")
+    __slots__ = (
+        "calypso",
+        "events",
+        "idempotency",
+        "keys",
+        "metrics",
+        "redis",
+        "schedule",
+        "settings",
+        "watchlist",
+    )
 
     def __init__(
         self,
@@ -34,7 +47,13 @@ class Services:
         keys: Keys,
         watchlist: WatchList,
         idempotency: IdempotencyStore,
+        events: EventLog,
+        schedule: PollSchedule,
+        metrics: Metrics,
     ) -> None:
+        self.events = events
+        self.schedule = schedule
+        self.metrics = metrics
         self.settings = settings
         self.redis = redis
         self.calypso = calypso
@@ -48,6 +67,7 @@ class Services:
         settings: Settings,
         *,
         retry: RetryPolicy | None = None,
+        metrics: Metrics | None = None,
     ) -> Services:
         redis = connect(settings.redis_url, cluster=settings.redis_cluster)
         calypso = CalypsoClient(
@@ -66,6 +86,14 @@ class Services:
             keys=keys,
             watchlist=WatchList(redis, keys),
             idempotency=IdempotencyStore(redis, keys),
+            events=EventLog(
+                redis,
+                keys,
+                retention=settings.stream_retention,
+                max_length=settings.stream_max_length,
+            ),
+            schedule=PollSchedule(redis, keys),
+            metrics=metrics or Metrics(),
         )
 
     async def aclose(self) -> None:

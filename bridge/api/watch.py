@@ -38,6 +38,7 @@ class WatchController(Controller):
     async def watch(self, services: ServicesDep, customer_id: CustomerId) -> WatchStatus:
         await services.calypso.get_customer(customer_id)
         entry = await services.watchlist.watch(str(customer_id), "api")
+        await services.schedule.poke(str(customer_id))
         return _status(customer_id, entry)
 
     @delete(

@@ -33,6 +33,7 @@ from bridge.calypso.errors import (
     CalypsoTimeout,
     CalypsoUnavailable,
 )
+from bridge.calypso.hooks import UpstreamHooks
 from bridge.calypso.retry import RetryPolicy
 from bridge.calypso.signing import sign
 
@@ -57,11 +58,13 @@ class CalypsoClient:
         retry: RetryPolicy | None = None,
         http: httpx.AsyncClient | None = None,
         clock: Callable[[], float] = time.time,
+        hooks: UpstreamHooks | None = None,
     ) -> None:
         self._account = account
         self._secret = api_secret
         self._retry = retry or RetryPolicy()
         self._clock = clock
+        self._hooks = hooks
         self._http = http or httpx.AsyncClient(
             timeout=httpx.Timeout(timeout, connect=min(timeout, 5.0)),
             limits=httpx.Limits(max_connections=64, max_keepalive_connections=32),
@@ -175,22 +178,23 @@ class CalypsoClient:
         )
         body = _encoder.encode(envelope)
         headers = {**self._headers, "Sign": sign(body, self._secret)}
+        if self._hooks is not None:
+            await self._hooks.before(endpoint.name)
         started = time.perf_counter()
         try:
             response = await self._http.post(
                 self._base_url + endpoint.path, content=body, headers=headers
             )
         except httpx.TimeoutException as exc:
+            await self._after(endpoint, "timeout", started)
             raise CalypsoTimeout("no answer in time", operation=endpoint.name) from exc
         except httpx.HTTPError as exc:
+            await self._after(endpoint, "error", started)
             raise CalypsoUnavailable(
                 f"transport error: {type(exc).__name__}", operation=endpoint.name
             ) from exc
-        elapsed_ms = (time.perf_counter() - started) * 1000
-        log.debug(
-            "calypso call",
-            extra={"endpoint": endpoint.name, "status": response.status_code, "ms": elapsed_ms},
-        )
+        retry_after = _retry_after(response) if response.status_code == 429 else None
+        await self._after(endpoint, str(response.status_code), started, retry_after)
         if response.status_code == 200:
             try:
                 return self._decoder(answer).decode(response.content)  # type: ignore[no-any-return]
@@ -199,6 +203,14 @@ class CalypsoClient:
                     f"unexpected answer: {exc}", operation=endpoint.name, status=200
                 ) from exc
         raise _failure(endpoint, response)
+
+    async def _after(
+        self, endpoint: Endpoint, outcome: str, started: float, retry_after: float | None = None
+    ) -> None:
+        seconds = time.perf_counter() - started
+        log.debug("calypso call", extra={"endpoint": endpoint.name, "outcome": outcome})
+        if self._hooks is not None:
+            await self._hooks.after(endpoint.name, outcome, seconds, retry_after)
 
     def _decoder(self, answer: type[Any]) -> msgspec.json.Decoder[Any]:
         decoder = self._decoders.get(answer)

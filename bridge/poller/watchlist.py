@@ -40,11 +40,20 @@ class WatchList:
         return msgspec.json.decode(stored, type=WatchEntry)
 
     async def unwatch(self, customer_id: str) -> bool:
+        """Stop polling; a poll running now finishes but schedules nothing after it."""
         async with self._redis.pipeline(transaction=True) as pipe:
             pipe.hdel(self._keys.watched, customer_id)
             pipe.zrem(self._keys.poll_schedule, customer_id)
-            removed, _ = await pipe.execute()
+            pipe.hdel(self._keys.poll_state, customer_id)
+            pipe.zrem(self._keys.poll_hot_until, customer_id)
+            pipe.srem(self._keys.poll_poked, customer_id)
+            removed, *_ = await pipe.execute()
         return bool(removed)
+
+    async def keep_hot(self, customer_id: str, seconds: float) -> None:
+        """A new address is where a deposit is about to land: poll often for a while."""
+        until = int((time.time() + seconds) * 1000)
+        await self._redis.zadd(self._keys.poll_hot_until, {customer_id: until}, gt=True)
 
     async def get(self, customer_id: str) -> WatchEntry | None:
         stored = await self._redis.hget(self._keys.watched, customer_id)

@@ -1,9 +1,10 @@
 """Sandbox-only endpoints under ``/sandbox``: what the chain and Calypso's back office do.
 
 They let a test or a demo make a deposit arrive, walk it through its lifecycle, expire a
-purse, inject faults into the Calypso endpoints and read how often each was called. They are
-plain JSON (no envelope, no signature), are never counted and never fail on purpose. Errors
-are ``{"error": "..."}`` with 400 (bad body), 404 (unknown id) or 409 (refused transition).
+purse, inject faults into the Calypso endpoints and read how often, and about whom, each was
+called (``webhook_controls`` adds Calypso's outgoing webhooks). They are plain JSON (no
+envelope, no signature), are never counted and never fail on purpose. Errors are
+``{"error": "..."}`` with 400 (bad body), 404 (unknown id) or 409 (refused transition).
 Amounts are decimal strings here, as on the bridge's own API.
 """
 
@@ -18,6 +19,7 @@ from litestar import Controller, Request, Response, delete, get, patch, post, pu
 from litestar.di import NamedDependency
 from litestar.params import FromPath
 
+from bridge.calypso.endpoints import ENDPOINTS
 from bridge.calypso.models import ComplianceState, TransactionState
 from bridge.sandbox.addresses import currencies_of
 from bridge.sandbox.faults import CounterSnapshot, FaultSettings
@@ -30,7 +32,9 @@ from bridge.sandbox.records import (
     TransactionRecord,
     rfc3339,
 )
+from bridge.sandbox.requestlog import RequestFilter, RequestLogPage
 from bridge.sandbox.state import SandboxState
+from bridge.sandbox.webhooks import CalypsoWebhooks
 
 __all__ = [
     "AdvanceRequest",
@@ -40,6 +44,7 @@ __all__ = [
     "SandboxTransaction",
     "TransactionPatch",
     "control_error",
+    "decode_body",
 ]
 
 T = TypeVar("T")
@@ -104,7 +109,7 @@ class SandboxControls(Controller):
     async def deposit(
         self, request: Request[Any, Any, Any], sandbox: NamedDependency[SandboxState]
     ) -> SandboxTransaction:
-        body = await _decode(request, DepositRequest)
+        body = await decode_body(request, DepositRequest)
         transaction = sandbox.deposit(
             ticker=body.currency,
             amount=body.amount,
@@ -123,7 +128,7 @@ class SandboxControls(Controller):
         sandbox: NamedDependency[SandboxState],
         transaction_id: FromPath[str],
     ) -> SandboxTransaction:
-        body = await _decode(request, AdvanceRequest, empty=AdvanceRequest())
+        body = await decode_body(request, AdvanceRequest, empty=AdvanceRequest())
         transaction = sandbox.advance(_id(transaction_id), decline=body.decline)
         return _transaction_view(sandbox, transaction)
 
@@ -134,7 +139,7 @@ class SandboxControls(Controller):
         sandbox: NamedDependency[SandboxState],
         transaction_id: FromPath[str],
     ) -> SandboxTransaction:
-        body = await _decode(request, TransactionPatch)
+        body = await decode_body(request, TransactionPatch)
         if body == TransactionPatch():
             raise InvalidRequest(
                 "give transactionState, complianceState or translationToAccountCompleted"
@@ -158,7 +163,7 @@ class SandboxControls(Controller):
     async def set_faults(
         self, request: Request[Any, Any, Any], sandbox: NamedDependency[SandboxState]
     ) -> FaultSettings:
-        sandbox.faults.configure(await _decode(request, FaultSettings, empty=FaultSettings()))
+        sandbox.faults.configure(await decode_body(request, FaultSettings, empty=FaultSettings()))
         return sandbox.faults.settings
 
     @get("/faults")
@@ -175,11 +180,34 @@ class SandboxControls(Controller):
 
     @delete("/counters")
     async def reset_counters(self, sandbox: NamedDependency[SandboxState]) -> None:
+        # Tests that count requests want both views to start from zero together.
         sandbox.counters.reset()
+        sandbox.requests.clear()
+
+    @get("/requests")
+    async def requests(
+        self, request: Request[Any, Any, Any], sandbox: NamedDependency[SandboxState]
+    ) -> RequestLogPage:
+        try:
+            criteria = RequestFilter.from_query(
+                dict(request.query_params), [endpoint.name for endpoint in ENDPOINTS]
+            )
+        except ValueError as exc:
+            raise InvalidRequest(str(exc)) from exc
+        return RequestLogPage(items=sandbox.requests.find(criteria))
+
+    @delete("/requests")
+    async def clear_requests(self, sandbox: NamedDependency[SandboxState]) -> None:
+        sandbox.requests.clear()
 
     @post("/reset", status_code=204)
-    async def reset(self, sandbox: NamedDependency[SandboxState]) -> None:
+    async def reset(
+        self,
+        sandbox: NamedDependency[SandboxState],
+        webhooks: NamedDependency[CalypsoWebhooks],
+    ) -> None:
         sandbox.reset()
+        webhooks.reset()
 
 
 def control_error(exc: Exception) -> Response[dict[str, str]]:
@@ -196,7 +224,10 @@ def control_error(exc: Exception) -> Response[dict[str, str]]:
     return Response({"error": exc.message}, status_code=status)
 
 
-async def _decode(request: Request[Any, Any, Any], kind: type[T], *, empty: T | None = None) -> T:
+async def decode_body(
+    request: Request[Any, Any, Any], kind: type[T], *, empty: T | None = None
+) -> T:
+    """The JSON body as ``kind``; anything msgspec refuses becomes a 400."""
     raw = await request.body()
     if empty is not None and not raw.strip():
         return empty

@@ -1,8 +1,12 @@
-"""Everything the sandbox remembers: customers, purses, transactions, faults and counters.
+"""Everything the sandbox remembers: customers, purses, transactions, faults, counters and
+the request log.
 
 Concurrency: no method here awaits, so each change runs to completion before the event loop
 lets another request in; that, and every request being served by the one loop, is the guard.
 Keep it that way: an ``await`` inside a method would need an ``asyncio.Lock`` around it.
+
+Changes Calypso announces with a purse webhook are told to ``on_event`` as they happen; the
+state itself never sends anything (``webhooks`` does).
 """
 
 from __future__ import annotations
@@ -25,6 +29,7 @@ from bridge.sandbox.addresses import (
 )
 from bridge.sandbox.entropy import Entropy
 from bridge.sandbox.faults import FaultInjector, RequestCounters
+from bridge.sandbox.purse_events import PurseEventListener, PurseEventType, transaction_events
 from bridge.sandbox.records import (
     CustomerRecord,
     InvalidRequest,
@@ -32,6 +37,7 @@ from bridge.sandbox.records import (
     PurseRecord,
     TransactionRecord,
 )
+from bridge.sandbox.requestlog import RequestLog
 
 __all__ = ["SandboxState"]
 
@@ -39,7 +45,9 @@ __all__ = ["SandboxState"]
 class SandboxState:
     """The in-memory upstream; ``app.state.sandbox`` of the sandbox app."""
 
-    def __init__(self, *, seed: int | None = None) -> None:
+    def __init__(
+        self, *, seed: int | None = None, on_event: PurseEventListener | None = None
+    ) -> None:
         self._entropy = Entropy(seed)
         self._last_us = 0
         self.customers: dict[uuid.UUID, CustomerRecord] = {}
@@ -49,6 +57,8 @@ class SandboxState:
         # Its own generator, so fault draws do not shift when more addresses are minted.
         self.faults = FaultInjector(random.Random(seed))
         self.counters = RequestCounters(endpoint.name for endpoint in ENDPOINTS)
+        self.requests = RequestLog()
+        self._on_event = on_event
 
     def reset(self) -> None:
         self.customers.clear()
@@ -57,6 +67,7 @@ class SandboxState:
         self._purse_by_address.clear()
         self.faults.clear()
         self.counters.reset()
+        self.requests.clear()
 
     def _now_us(self) -> int:
         # Strictly increasing, so "newest first" is never a tie within one sandbox.
@@ -135,7 +146,9 @@ class SandboxState:
 
     def expire_purse(self, purse_id: uuid.UUID) -> PurseRecord:
         purse = self.purse(purse_id)
-        purse.expired = True
+        if not purse.expired:
+            purse.expired = True
+            self._announce(PurseEventType.CUSTOMER_PURSE_EXPIRED, purse, None)
         return purse
 
     def _live_purse(self, customer_id: uuid.UUID, network: Network) -> PurseRecord | None:
@@ -191,6 +204,7 @@ class SandboxState:
             created_us=self._now_us(),
         )
         self.transactions[transaction.id] = transaction
+        self._announce_change(transaction, before=None, was_credited=False)
         return transaction
 
     def _deposit_target(
@@ -213,7 +227,11 @@ class SandboxState:
         return purse
 
     def advance(self, transaction_id: uuid.UUID, *, decline: bool = False) -> TransactionRecord:
-        return lifecycle.advance(self.transaction(transaction_id), decline=decline)
+        transaction = self.transaction(transaction_id)
+        before, was_credited = transaction.state, transaction.credited
+        lifecycle.advance(transaction, decline=decline)
+        self._announce_change(transaction, before=before, was_credited=was_credited)
+        return transaction
 
     def patch(
         self,
@@ -223,9 +241,28 @@ class SandboxState:
         compliance: ComplianceState | None = None,
         credited: bool | None = None,
     ) -> TransactionRecord:
-        return lifecycle.patch(
-            self.transaction(transaction_id), state=state, compliance=compliance, credited=credited
-        )
+        transaction = self.transaction(transaction_id)
+        before, was_credited = transaction.state, transaction.credited
+        lifecycle.patch(transaction, state=state, compliance=compliance, credited=credited)
+        self._announce_change(transaction, before=before, was_credited=was_credited)
+        return transaction
+
+    def _announce_change(
+        self,
+        transaction: TransactionRecord,
+        *,
+        before: TransactionState | None,
+        was_credited: bool,
+    ) -> None:
+        purse = self.purse(transaction.purse_id)
+        for event_type in transaction_events(before, was_credited, transaction):
+            self._announce(event_type, purse, transaction)
+
+    def _announce(
+        self, event_type: PurseEventType, purse: PurseRecord, transaction: TransactionRecord | None
+    ) -> None:
+        if self._on_event is not None:
+            self._on_event(event_type, self.customer(purse.customer_id), purse, transaction)
 
 
 def _currency(ticker: str) -> Currency:

@@ -3,7 +3,8 @@
 Every request goes through the same pipeline, in Calypso's order: injected faults, ``Key``,
 ``Sign`` over the raw body, envelope validation against the spec's constraints, ``account``,
 the timestamp window, then the operation. Whatever fails answers Calypso's error document
-``{"traceId", "errorCode", "message"}``, never a framework error page.
+``{"traceId", "errorCode", "message"}``, never a framework error page. Each request, whatever
+its fate, is counted and written to the request log with the status it got.
 """
 
 from __future__ import annotations
@@ -50,6 +51,7 @@ from bridge.sandbox.records import (
     TransactionRecord,
     rfc3339,
 )
+from bridge.sandbox.requestlog import RequestSubject, subject_of
 from bridge.sandbox.search import find_transactions
 from bridge.sandbox.state import SandboxState
 
@@ -122,22 +124,40 @@ class CalypsoEndpoints:
     async def answer(
         self, endpoint: ep.Endpoint, request: Request[Any, Any, Any]
     ) -> Response[bytes]:
+        arrived_ms = time.time_ns() // 1_000_000
         fault = self._state.faults.draw(endpoint.name)
         if fault.latency_seconds:
             await asyncio.sleep(fault.latency_seconds)
         if fault.status is not None and not fault.after_processing:
-            return await self._inject(endpoint, fault)
+            return await self._inject(endpoint, request, fault, arrived_ms)
         response = await self._respond(endpoint, request)
         if fault.status is not None:
             # The operation ran and changed state; only its answer is lost.
-            return await self._inject(endpoint, fault)
-        self._state.counters.record(endpoint.name, response.status_code or 200)
+            return await self._inject(endpoint, request, fault, arrived_ms)
+        await self._record(endpoint, request, response.status_code or 200, arrived_ms)
         return response
 
-    async def _inject(self, endpoint: ep.Endpoint, fault: FaultDecision) -> Response[bytes]:
+    async def _record(
+        self, endpoint: ep.Endpoint, request: Request[Any, Any, Any], status: int, at: int
+    ) -> None:
+        self._state.counters.record(endpoint.name, status)
+        subject = subject_of(await request.body(), endpoint.name)
+        if subject.customer_id is None and subject.transaction_id is not None:
+            transaction = self._state.transactions.get(subject.transaction_id)
+            if transaction is not None:
+                subject = RequestSubject(transaction.customer_id, subject.transaction_id)
+        self._state.requests.record(at=at, endpoint=endpoint.name, status=status, subject=subject)
+
+    async def _inject(
+        self,
+        endpoint: ep.Endpoint,
+        request: Request[Any, Any, Any],
+        fault: FaultDecision,
+        arrived_ms: int,
+    ) -> Response[bytes]:
         assert fault.status is not None
         # Counted before the hang: a hanging request shows up while the client still waits.
-        self._state.counters.record(endpoint.name, fault.status)
+        await self._record(endpoint, request, fault.status, arrived_ms)
         if fault.hang_seconds:
             await asyncio.sleep(fault.hang_seconds)
         headers = None

@@ -39,5 +39,47 @@ class Keys:
         return f"{self.base}:poll:schedule"
 
     @property
+    def poll_leases(self) -> str:
+        """Hash: customer id → ``worker:expiry-ms`` of the poll that holds it."""
+        return f"{self.base}:poll:leases"
+
+    @property
+    def poll_poked(self) -> str:
+        """Set: customers to poll again as soon as their running poll ends."""
+        return f"{self.base}:poll:poked"
+
+    @property
+    def poll_state(self) -> str:
+        """Hash: customer id → cadence state (idle streak, failures) of its last poll."""
+        return f"{self.base}:poll:state"
+
+    @property
+    def poll_hot_until(self) -> str:
+        """Sorted set: customer id → unix ms until which a new address keeps it hot."""
+        return f"{self.base}:poll:hot-until"
+
+    @property
+    def poll_wake(self) -> str:
+        """List: a push wakes one sleeping worker (an inbound hint made a customer due)."""
+        return f"{self.base}:poll:wake"
+
+    @property
+    def upstream_rate(self) -> str:
+        """The shared rate limiter's theoretical arrival time (GCRA), in microseconds."""
+        return f"{self.base}:upstream:rate"
+
+    def transactions(self, customer_id: str) -> str:
+        """Hash: transaction id → last observed snapshot, for one customer."""
+        return f"{self.base}:customer:{customer_id}:transactions"
+
+    def event_index(self, event_id: str) -> str:
+        """String: the stream entry id of an event; its existence also dedupes the event."""
+        return f"{self.base}:event:{event_id}"
+
+    def inbound_seen(self, webhook_id: str) -> str:
+        """Marks an inbound Calypso webhook id as handled."""
+        return f"{self.base}:inbound:{_digest(webhook_id)}"
+
+    @property
     def events(self) -> str:
         return f"{self.base}:events"

@@ -1,0 +1,82 @@
+"""``/v1/events``: the event log, newest first by default, cursor-paged and filtered."""
+
+from __future__ import annotations
+
+import uuid
+from typing import Annotated, Any, Literal
+
+import msgspec
+from litestar import Controller, get
+from litestar.params import FromQuery, PathParameter, QueryParameter
+
+from bridge.api.problems import ProblemError, problems
+from bridge.api.services import ServicesDep
+from bridge.events.model import EventType
+
+__all__ = ["EventController"]
+
+MAX_LIMIT = 500
+EventId = Annotated[str, PathParameter(pattern=r"^evt_[a-z2-7]{26}$", description="Event id.")]
+
+
+class EventOut(msgspec.Struct, frozen=True, omit_defaults=True):
+    id: str
+    type: str
+    createdAt: str
+    account: str
+    data: dict[str, Any]
+    test: bool | None = None
+
+
+class EventPageOut(msgspec.Struct, frozen=True):
+    items: list[EventOut]
+    nextCursor: str | None = msgspec.field(default=None)
+
+
+_decoder = msgspec.json.Decoder(EventOut)
+
+
+class EventController(Controller):
+    path = "/events"
+    tags = ("events",)
+
+    @get(
+        "/",
+        summary="Read the event log",
+        description=(
+            "Pass `nextCursor` back as `cursor` for the next page. Filters are applied while "
+            "reading, at most 1,000 entries per request: a page can be short (even empty) "
+            "and still have a `nextCursor`; `nextCursor` is null once the log is exhausted."
+        ),
+        responses=problems(400, 401, 503),
+    )
+    async def list_events(
+        self,
+        services: ServicesDep,
+        cursor: Annotated[str | None, QueryParameter(pattern=r"^\d{1,20}-\d{1,20}$")] = None,
+        limit: Annotated[int, QueryParameter(ge=1, le=MAX_LIMIT)] = 50,
+        types: Annotated[list[EventType] | None, QueryParameter(name="type")] = None,
+        customerId: FromQuery[uuid.UUID | None] = None,
+        order: FromQuery[Literal["asc", "desc"]] = "desc",
+    ) -> EventPageOut:
+        page = await services.events.page(
+            cursor=cursor,
+            limit=limit,
+            newest_first=order == "desc",
+            types=frozenset(types or ()),
+            customer_id=None if customerId is None else str(customerId),
+        )
+        return EventPageOut([_decoder.decode(e.body) for e in page.items], page.next_cursor)
+
+    @get(
+        "/{event_id:str}",
+        summary="Get one event",
+        responses=problems(400, 401, 404, 503),
+    )
+    async def get_event(self, services: ServicesDep, event_id: EventId) -> EventOut:
+        stored = await services.events.get(event_id)
+        if stored is None:
+            raise ProblemError(
+                404, "not_found", "No such event", "Unknown, or older than the retention."
+            )
+        return _decoder.decode(stored.body)

@@ -1,0 +1,113 @@
+"""``POST /v1/calypso/webhooks``: Calypso's own webhooks, taken only as hints.
+
+Their signature covers the body but no timestamp, so a captured one could be replayed: the
+bridge never takes state from them. A verified hint makes its customer due for a poll at
+once (and watched, if it was not); the poll reads the truth from Calypso. The one fact they
+alone carry, that a purse expired, becomes ``deposit_address.expired``.
+"""
+
+from __future__ import annotations
+
+import uuid
+from typing import Any
+
+import msgspec
+from litestar import Request, Response, post
+
+from bridge.api.problems import ProblemError, problems
+from bridge.api.services import ServicesDep
+from bridge.calypso.signing import verify
+from bridge.events.build import address_expired
+
+__all__ = ["InboundAccepted", "calypso_webhook"]
+
+PURSE_EXPIRED = "CUSTOMER_PURSE_EXPIRED"
+SEEN_FOR_SECONDS = 7 * 86400
+MAX_BODY = 64 * 1024
+
+
+class InboundAccepted(msgspec.Struct, frozen=True):
+    status: str
+    customerId: str
+
+
+class _Hint(msgspec.Struct, frozen=True):
+    webhook_id: str
+    event_type: str
+    customer_id: str
+    purse_id: str | None
+    address: str | None
+
+
+@post(
+    "/v1/calypso/webhooks",
+    status_code=202,
+    summary="Receive a Calypso webhook (signed with BRIDGE_CALYPSO_WEBHOOK_SECRET)",
+    description=(
+        "Authenticated by Calypso's `Sign` header (HMAC-SHA512 hex of the raw body), not by a "
+        "bearer token. Answers 202 and polls the customer at once; a repeated webhook `id` "
+        "answers 200 and changes nothing."
+    ),
+    tags=["calypso"],
+    responses=problems(400, 401, 404, 503),
+    request_max_body_size=MAX_BODY,
+    security=[],
+)
+async def calypso_webhook(
+    request: Request[Any, Any, Any], services: ServicesDep
+) -> Response[InboundAccepted]:
+    secret = services.settings.calypso_webhook_secret
+    if secret is None:
+        raise ProblemError(404, "not_found", "Inbound Calypso webhooks are not enabled")
+    body = await request.body()
+    if not verify(body, secret, request.headers.get("Sign")):
+        services.metrics.inbound_hints.labels("bad_signature").inc()
+        raise ProblemError(401, "bad_signature", "The Sign header does not match the body")
+    hint = _parse(body)
+    seen = services.keys.inbound_seen(hint.webhook_id)
+    if await services.redis.exists(seen):
+        services.metrics.inbound_hints.labels("duplicate").inc()
+        return Response(InboundAccepted("duplicate", hint.customer_id), status_code=200)
+    await services.watchlist.watch(hint.customer_id, "calypso-webhook")
+    if hint.event_type == PURSE_EXPIRED and hint.purse_id:
+        account = services.settings.calypso_account
+        expired = address_expired(account, hint.customer_id, hint.purse_id, hint.address or "")
+        await services.events.append([expired])
+    await services.schedule.poke(hint.customer_id)
+    # Marked only after the work is done: a failure above lets Calypso's retry run it again,
+    # and every step is idempotent.
+    await services.redis.set(seen, b"1", ex=SEEN_FOR_SECONDS)
+    services.metrics.inbound_hints.labels("accepted").inc()
+    return Response(InboundAccepted("accepted", hint.customer_id), status_code=202)
+
+
+def _parse(body: bytes) -> _Hint:
+    """Read the few fields a hint needs, tolerating the docs' odd types (numbers as text)."""
+    try:
+        document = msgspec.json.decode(body)
+    except msgspec.DecodeError:
+        raise _invalid("The body is not JSON") from None
+    if not isinstance(document, dict):
+        raise _invalid("The body is not a JSON object")
+    data = document.get("data")
+    webhook_id = document.get("id")
+    event_type = document.get("eventType")
+    if not isinstance(data, dict) or webhook_id is None or not isinstance(event_type, str):
+        raise _invalid("Expected id, eventType and data")
+    try:
+        customer_id = str(uuid.UUID(str(data.get("customerId"))))
+    except ValueError:
+        raise _invalid("data.customerId is not a UUID") from None
+    purse_id = data.get("purseId")
+    address = data.get("address")
+    return _Hint(
+        webhook_id=str(webhook_id),
+        event_type=event_type,
+        customer_id=customer_id,
+        purse_id=None if purse_id is None else str(purse_id),
+        address=None if address is None else str(address),
+    )
+
+
+def _invalid(detail: str) -> ProblemError:
+    return ProblemError(400, "invalid_request", "Not a Calypso webhook", detail)

@@ -1,0 +1,30 @@
+"""Upstream discipline for the poller: the shared rate limit, 429 back-off and metrics."""
+
+from __future__ import annotations
+
+from bridge.metrics import Metrics
+from bridge.poller.ratelimit import UpstreamRateLimit
+
+__all__ = ["PollerHooks"]
+
+# A 429 without Retry-After still pauses everyone this long.
+DEFAULT_PAUSE = 1.0
+MAX_PAUSE = 60.0
+
+
+class PollerHooks:
+    """Implements :class:`bridge.calypso.hooks.UpstreamHooks` for the workers."""
+
+    def __init__(self, limit: UpstreamRateLimit, metrics: Metrics) -> None:
+        self._limit = limit
+        self._metrics = metrics
+
+    async def before(self, endpoint: str) -> None:
+        await self._limit.acquire()
+
+    async def after(
+        self, endpoint: str, outcome: str, seconds: float, retry_after: float | None
+    ) -> None:
+        self._metrics.upstream_seconds.labels(endpoint, outcome).observe(seconds)
+        if outcome == "429":
+            await self._limit.pause(min(MAX_PAUSE, retry_after or DEFAULT_PAUSE))

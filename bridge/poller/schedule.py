@@ -1,0 +1,142 @@
+"""When each watched customer is polled next, and which worker holds it now.
+
+The schedule is a sorted set of customer → due time. A worker *claims* due customers: each
+gets a lease (worker id and expiry) and its due time moves to the lease's expiry, so a
+worker that dies simply lets the customer become due again when the lease runs out. Any
+number of workers can claim at once; the claim is one script, so a customer is polled by
+one worker per round.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+
+import msgspec
+
+from bridge.poller.cadence import Cadence
+from bridge.store.connection import RedisClient
+from bridge.store.keys import Keys
+
+__all__ = ["Lease", "PollSchedule"]
+
+# Leases up to ARGV[3] due customers to worker ARGV[4] until ARGV[1] + ARGV[2] ms. A due
+# customer whose lease has not expired yet is skipped, never shared.
+_CLAIM = """
+local now = tonumber(ARGV[1])
+local expiry = now + tonumber(ARGV[2])
+local due = redis.call('ZRANGEBYSCORE', KEYS[1], '-inf', now, 'WITHSCORES', 'LIMIT', 0, ARGV[3])
+local claimed = {}
+for i = 1, #due, 2 do
+  local customer = due[i]
+  local lease = redis.call('HGET', KEYS[2], customer)
+  local held_until = lease and tonumber(string.match(lease, ':(%d+)$')) or 0
+  if held_until <= now then
+    local token = ARGV[4] .. ':' .. expiry
+    redis.call('HSET', KEYS[2], customer, token)
+    redis.call('ZADD', KEYS[1], expiry, customer)
+    redis.call('SREM', KEYS[3], customer)
+    table.insert(claimed, customer)
+    table.insert(claimed, token)
+    table.insert(claimed, due[i + 1])
+  end
+end
+return claimed
+"""
+
+# Ends a lease and sets the next due time, only while the lease is still this worker's.
+# A customer poked during its poll is due again at once; an unwatched one stays unwatched.
+_COMPLETE = """
+if redis.call('HGET', KEYS[2], ARGV[1]) ~= ARGV[2] then return 0 end
+redis.call('HDEL', KEYS[2], ARGV[1])
+local due = ARGV[3]
+if redis.call('SREM', KEYS[3], ARGV[1]) == 1 then due = ARGV[4] end
+redis.call('ZADD', KEYS[1], 'XX', due, ARGV[1])
+if redis.call('ZSCORE', KEYS[1], ARGV[1]) then redis.call('HSET', KEYS[4], ARGV[1], ARGV[5]) end
+return 1
+"""
+
+# Makes a watched customer due now, or right after its running poll; wakes one worker.
+_POKE = """
+if not redis.call('ZSCORE', KEYS[1], ARGV[1]) then return 0 end
+local lease = redis.call('HGET', KEYS[2], ARGV[1])
+local held_until = lease and tonumber(string.match(lease, ':(%d+)$')) or 0
+if held_until > tonumber(ARGV[2]) then
+  redis.call('SADD', KEYS[3], ARGV[1])
+else
+  redis.call('ZADD', KEYS[1], ARGV[2], ARGV[1])
+end
+redis.call('LPUSH', KEYS[4], '1')
+redis.call('LTRIM', KEYS[4], 0, 63)
+return 1
+"""
+
+
+@dataclass(frozen=True, slots=True)
+class Lease:
+    customer_id: str
+    token: str
+    due_ms: float
+
+
+def _now_ms() -> int:
+    return int(time.time() * 1000)
+
+
+class PollSchedule:
+    def __init__(self, redis: RedisClient, keys: Keys) -> None:
+        self._redis = redis
+        self._keys = keys
+        self._claim = redis.register_script(_CLAIM)
+        self._complete = redis.register_script(_COMPLETE)
+        self._poke = redis.register_script(_POKE)
+
+    async def claim(self, worker: str, limit: int, lease_seconds: float) -> list[Lease]:
+        keys = [self._keys.poll_schedule, self._keys.poll_leases, self._keys.poll_poked]
+        args: list[str | int] = [_now_ms(), int(lease_seconds * 1000), limit, worker]
+        flat = await self._claim(keys=keys, args=args)
+        return [
+            Lease(flat[i].decode(), flat[i + 1].decode(), float(flat[i + 2]))
+            for i in range(0, len(flat), 3)
+        ]
+
+    async def complete(self, lease: Lease, next_due_ms: int, cadence: Cadence) -> bool:
+        keys = [
+            self._keys.poll_schedule,
+            self._keys.poll_leases,
+            self._keys.poll_poked,
+            self._keys.poll_state,
+        ]
+        args: list[str | int | bytes] = [
+            lease.customer_id,
+            lease.token,
+            next_due_ms,
+            _now_ms(),
+            msgspec.json.encode(cadence),
+        ]
+        return bool(await self._complete(keys=keys, args=args))
+
+    async def poke(self, customer_id: str) -> bool:
+        """Poll this customer as soon as possible (an inbound hint said it changed)."""
+        keys = [
+            self._keys.poll_schedule,
+            self._keys.poll_leases,
+            self._keys.poll_poked,
+            self._keys.poll_wake,
+        ]
+        return bool(await self._poke(keys=keys, args=[customer_id, _now_ms()]))
+
+    async def cadence(self, customer_id: str) -> Cadence:
+        raw = await self._redis.hget(self._keys.poll_state, customer_id)
+        return Cadence() if raw is None else msgspec.json.decode(raw, type=Cadence)
+
+    async def hot_until(self, customer_id: str) -> float:
+        score = await self._redis.zscore(self._keys.poll_hot_until, customer_id)
+        return 0.0 if score is None else float(score)
+
+    async def next_due(self) -> float | None:
+        first = await self._redis.zrange(self._keys.poll_schedule, 0, 0, withscores=True)
+        return float(first[0][1]) if first else None
+
+    async def size(self) -> int:
+        return int(await self._redis.zcard(self._keys.poll_schedule))
