@@ -1,0 +1,142 @@
+"""Worker processes sharing the polling through leases, and surviving SIGKILL."""
+
+from __future__ import annotations
+
+import asyncio
+import random
+from collections import defaultdict
+from collections.abc import AsyncIterator
+
+import httpx
+import pytest
+from redis.asyncio import Redis
+
+from bridge.calypso.client import CalypsoClient
+from bridge.config import Settings
+from bridge.poller.watchlist import WatchList
+from bridge.store.keys import Keys
+from tests.conftest import ACCOUNT, API_KEY, API_SECRET, FAST_RETRY, TOKEN
+from tests.polling.fleet import assert_exactly_once, make_fleet
+from tests.support.processes import bridge_processes
+from tests.support.sandbox_server import RunningServer
+
+
+def worker_env(redis_url: str, sandbox_url: str, **extra: str) -> dict[str, str]:
+    return {
+        "BRIDGE_CALYPSO_ACCOUNT": ACCOUNT,
+        "BRIDGE_CALYPSO_API_KEY": API_KEY,
+        "BRIDGE_CALYPSO_API_SECRET": API_SECRET,
+        "BRIDGE_API_TOKENS": TOKEN,
+        "BRIDGE_REDIS_URL": redis_url,
+        "BRIDGE_CALYPSO_BASE_URL": sandbox_url,
+        "BRIDGE_UPSTREAM_RATE_LIMIT": "5000",
+        "BRIDGE_LOG_LEVEL": "WARNING",
+        **extra,
+    }
+
+
+@pytest.fixture
+async def direct_calypso(sandbox: RunningServer) -> AsyncIterator[CalypsoClient]:
+    async with CalypsoClient(
+        base_url=sandbox.url,
+        account=ACCOUNT,
+        api_key=API_KEY,
+        api_secret=API_SECRET,
+        retry=FAST_RETRY,
+    ) as client:
+        yield client
+
+
+@pytest.mark.timeout(240)
+async def test_three_workers_500_customers_no_duplicate_no_loss_no_double_poll(
+    redis: Redis,
+    redis_url: str,
+    sandbox: RunningServer,
+    sandbox_control: httpx.AsyncClient,
+    settings: Settings,
+    direct_calypso: CalypsoClient,
+) -> None:
+    keys = Keys(settings.key_prefix, ACCOUNT)
+    fleet = await make_fleet(
+        500, direct_calypso, WatchList(redis, keys), sandbox_control, keys.events
+    )
+    await sandbox_control.delete("/sandbox/counters")
+    hot = 2.0
+    env = worker_env(
+        redis_url,
+        sandbox.url,
+        BRIDGE_POLL_HOT_INTERVAL="2s",
+        BRIDGE_POLL_IDLE_INTERVAL="8s",
+        BRIDGE_POLL_LEASE="10s",
+        BRIDGE_POLL_CONCURRENCY="32",
+    )
+    with bridge_processes("worker", 3, env) as workers:
+        await fleet.drive(redis, sandbox_control, within=150)
+        assert all(w.process and w.process.poll() is None for w in workers), workers[0].output()
+
+    assert_exactly_once(fleet)
+    log = (
+        await sandbox_control.get("/sandbox/requests", params={"endpoint": "transaction.find"})
+    ).json()["items"]
+    polls: dict[str, list[float]] = defaultdict(list)
+    for entry in log:
+        polls[entry["customerId"]].append(entry["at"])
+    assert set(polls) == set(fleet.transactions.values())
+    gaps = [
+        (later - earlier) / 1000
+        for times in polls.values()
+        for earlier, later in zip(sorted(times), sorted(times)[1:], strict=False)
+    ]
+    # Hot customers are due every 2 s ± 5 %; two polls closer than that would be one round
+    # polled twice. Failed polls would retry sooner, but this run has no faults.
+    assert min(gaps) >= hot * 0.8, sorted(gaps)[:10]
+
+
+@pytest.mark.timeout(180)
+async def test_a_killed_worker_loses_nothing_and_a_restart_re_emits_nothing(
+    redis: Redis,
+    redis_url: str,
+    sandbox: RunningServer,
+    sandbox_control: httpx.AsyncClient,
+    settings: Settings,
+    direct_calypso: CalypsoClient,
+) -> None:
+    keys = Keys(settings.key_prefix, ACCOUNT)
+    fleet = await make_fleet(
+        150, direct_calypso, WatchList(redis, keys), sandbox_control, keys.events
+    )
+    env = worker_env(
+        redis_url,
+        sandbox.url,
+        BRIDGE_POLL_HOT_INTERVAL="500ms",
+        BRIDGE_POLL_IDLE_INTERVAL="2s",
+        BRIDGE_POLL_LEASE="2s",
+    )
+    rng = random.Random(5)
+    with bridge_processes("worker", 3, env) as workers:
+        victim = workers[0]
+        # Let the fleet get going, then kill one worker in the middle of its rounds.
+        for _ in range(rng.randint(8, 15)):
+            await fleet.read(redis)
+            await fleet.advance_observed(sandbox_control)
+            await asyncio.sleep(0.1)
+        # Kill it while it holds leases, i.e. in the middle of polls.
+        assert victim.process is not None
+        marker = f":{victim.process.pid}:".encode()
+        held: list[bytes] = []
+        for _ in range(200):
+            held = [t for t in await redis.hvals(keys.poll_leases) if marker in t]
+            if held:
+                break
+            await asyncio.sleep(0.005)
+        victim.kill()
+        assert held, "the victim never held a lease"
+        killed_at_events = len(fleet.ids)
+        for _ in range(10):
+            await fleet.read(redis)
+            await fleet.advance_observed(sandbox_control)
+            await asyncio.sleep(0.2)
+        victim.start()  # the same role again, as a restart would
+        await fleet.drive(redis, sandbox_control, within=120)
+    assert 0 < killed_at_events < 600
+    assert_exactly_once(fleet)
