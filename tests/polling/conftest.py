@@ -10,10 +10,11 @@ import msgspec
 import pytest
 from redis.asyncio import Redis
 
+from bridge.calypso.client import CalypsoClient
 from bridge.config import Settings
 from bridge.store.keys import Keys
 from bridge.worker import Worker
-from tests.conftest import FAST_RETRY, make_settings
+from tests.conftest import ACCOUNT, API_KEY, API_SECRET, FAST_RETRY, make_settings
 from tests.support.sandbox_server import RunningServer
 
 
@@ -40,6 +41,19 @@ async def worker(poll_settings: Settings, redis: Redis) -> AsyncIterator[Worker]
     instance = Worker(poll_settings, retry=FAST_RETRY, name="test-worker")
     yield instance
     await instance.aclose()
+
+
+@pytest.fixture
+async def direct_calypso(sandbox: RunningServer) -> AsyncIterator[CalypsoClient]:
+    """A client of the test's own, for setting up customers without the API."""
+    async with CalypsoClient(
+        base_url=sandbox.url,
+        account=ACCOUNT,
+        api_key=API_KEY,
+        api_secret=API_SECRET,
+        retry=FAST_RETRY,
+    ) as client:
+        yield client
 
 
 async def stream_events(redis: Redis, settings: Settings) -> list[dict[str, Any]]:

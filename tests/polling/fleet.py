@@ -22,6 +22,22 @@ from redis.asyncio import Redis
 from bridge.calypso import models
 from bridge.calypso.client import CalypsoClient
 from bridge.poller.watchlist import WatchList
+from tests.conftest import ACCOUNT, API_KEY, API_SECRET, TOKEN
+
+
+def worker_env(redis_url: str, sandbox_url: str, **extra: str) -> dict[str, str]:
+    return {
+        "BRIDGE_CALYPSO_ACCOUNT": ACCOUNT,
+        "BRIDGE_CALYPSO_API_KEY": API_KEY,
+        "BRIDGE_CALYPSO_API_SECRET": API_SECRET,
+        "BRIDGE_API_TOKENS": TOKEN,
+        "BRIDGE_REDIS_URL": redis_url,
+        "BRIDGE_CALYPSO_BASE_URL": sandbox_url,
+        "BRIDGE_UPSTREAM_RATE_LIMIT": "5000",
+        "BRIDGE_LOG_LEVEL": "WARNING",
+        **extra,
+    }
+
 
 LIFECYCLE = [
     "transaction.mem_pool_found",

@@ -5,7 +5,6 @@ from __future__ import annotations
 import asyncio
 import random
 from collections import defaultdict
-from collections.abc import AsyncIterator
 
 import httpx
 import pytest
@@ -15,36 +14,10 @@ from bridge.calypso.client import CalypsoClient
 from bridge.config import Settings
 from bridge.poller.watchlist import WatchList
 from bridge.store.keys import Keys
-from tests.conftest import ACCOUNT, API_KEY, API_SECRET, FAST_RETRY, TOKEN
-from tests.polling.fleet import assert_exactly_once, make_fleet
+from tests.conftest import ACCOUNT
+from tests.polling.fleet import assert_exactly_once, make_fleet, worker_env
 from tests.support.processes import bridge_processes
 from tests.support.sandbox_server import RunningServer
-
-
-def worker_env(redis_url: str, sandbox_url: str, **extra: str) -> dict[str, str]:
-    return {
-        "BRIDGE_CALYPSO_ACCOUNT": ACCOUNT,
-        "BRIDGE_CALYPSO_API_KEY": API_KEY,
-        "BRIDGE_CALYPSO_API_SECRET": API_SECRET,
-        "BRIDGE_API_TOKENS": TOKEN,
-        "BRIDGE_REDIS_URL": redis_url,
-        "BRIDGE_CALYPSO_BASE_URL": sandbox_url,
-        "BRIDGE_UPSTREAM_RATE_LIMIT": "5000",
-        "BRIDGE_LOG_LEVEL": "WARNING",
-        **extra,
-    }
-
-
-@pytest.fixture
-async def direct_calypso(sandbox: RunningServer) -> AsyncIterator[CalypsoClient]:
-    async with CalypsoClient(
-        base_url=sandbox.url,
-        account=ACCOUNT,
-        api_key=API_KEY,
-        api_secret=API_SECRET,
-        retry=FAST_RETRY,
-    ) as client:
-        yield client
 
 
 @pytest.mark.timeout(240)
