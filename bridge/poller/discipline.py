@@ -27,4 +27,5 @@ class PollerHooks:
     ) -> None:
         self._metrics.upstream_seconds.labels(endpoint, outcome).observe(seconds)
         if outcome == "429":
-            await self._limit.pause(min(MAX_PAUSE, retry_after or DEFAULT_PAUSE))
+            pause = DEFAULT_PAUSE if retry_after is None else retry_after
+            await self._limit.pause(min(MAX_PAUSE, pause))

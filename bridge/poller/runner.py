@@ -69,11 +69,10 @@ class PollRunner:
             while not stop.is_set():
                 try:
                     await self._claim_and_start()
+                    await self._idle(stop)
                 except RedisError as exc:
-                    log.warning("cannot claim customers: %s", type(exc).__name__)
+                    log.warning("cannot reach the schedule: %s", type(exc).__name__)
                     await _wait_any(stop, 1.0)
-                    continue
-                await self._idle(stop)
         finally:
             listener.cancel()
             await self._stop_polls()
