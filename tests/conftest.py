@@ -47,10 +47,10 @@ def sandbox_server() -> Iterator[RunningServer]:
 
 @pytest.fixture
 def sandbox(sandbox_server: RunningServer) -> Iterator[RunningServer]:
-    """The sandbox, with faults and counters cleared after each test."""
+    """The sandbox, with faults, counters, its request log and webhooks cleared after each test."""
     yield sandbox_server
-    httpx.delete(f"{sandbox_server.url}/sandbox/faults").raise_for_status()
-    httpx.delete(f"{sandbox_server.url}/sandbox/counters").raise_for_status()
+    for control in ("faults", "counters", "webhooks"):
+        httpx.delete(f"{sandbox_server.url}/sandbox/{control}").raise_for_status()
 
 
 @pytest.fixture

@@ -1,4 +1,4 @@
-"""Every Calypso request the sandbox counted, oldest first, for tests that count polls.
+"""Every Calypso request the sandbox counted, in the order counted, for tests that count polls.
 
 The counters say how many calls an endpoint got; this log says which customer (or
 transaction) each call was about, and when, so a test can assert "customer A was polled
@@ -34,7 +34,8 @@ MAX_ENTRIES = 500_000
 
 
 class RequestEntry(msgspec.Struct, frozen=True, gc=False):
-    """One answered request; ``at`` is its arrival in unix milliseconds."""
+    """One answered request; ``at`` is its arrival in unix milliseconds (before any injected
+    latency, so entries answered late may sit after younger ones)."""
 
     at: int
     endpoint: str

@@ -140,12 +140,13 @@ class CalypsoEndpoints:
     async def _record(
         self, endpoint: ep.Endpoint, request: Request[Any, Any, Any], status: int, at: int
     ) -> None:
-        self._state.counters.record(endpoint.name, status)
         subject = subject_of(await request.body(), endpoint.name)
         if subject.customer_id is None and subject.transaction_id is not None:
             transaction = self._state.transactions.get(subject.transaction_id)
             if transaction is not None:
                 subject = RequestSubject(transaction.customer_id, subject.transaction_id)
+        # Both at once, with no await between: no reader sees one without the other.
+        self._state.counters.record(endpoint.name, status)
         self._state.requests.record(at=at, endpoint=endpoint.name, status=status, subject=subject)
 
     async def _inject(

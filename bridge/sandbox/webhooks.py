@@ -8,6 +8,10 @@ the subscription's secret). A failed attempt is retried after 0.2, 0.5 and 1 s a
 dropped: the sandbox never blocks or crashes on a receiver. Changing, disabling or
 resetting the subscription drops whatever is still pending for the old one, so one test's
 retries cannot leak into the next test's counters.
+
+Event ids increase strictly and are at least the unix time in milliseconds they were made
+at, so they do not repeat when the sandbox restarts: receivers (the bridge among them)
+remember ids for days to drop Calypso's duplicates, and would drop a restarted sandbox's.
 """
 
 from __future__ import annotations
@@ -15,6 +19,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import random
+import time
 import uuid
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -129,7 +134,7 @@ class CalypsoWebhooks:
         if self._subscription is None:
             return
         try:
-            self._last_id += 1
+            self._last_id = max(self._last_id + 1, time.time_ns() // 1_000_000)
             body = self._encoder.encode(
                 PurseWebhook(
                     requestId=str(self.subscription_id),

@@ -22,7 +22,8 @@ SOME_ID = "3f0f3c1e-8d6a-4e0e-a3a5-6f1d3b3c2a10"
 def v1_routes(app: Litestar) -> set[tuple[str, str]]:
     found = set()
     for route in app.routes:
-        if not route.path.startswith("/v1"):
+        # Calypso's own webhooks authenticate with their signature instead (tested apart).
+        if not route.path.startswith("/v1") or route.path == "/v1/calypso/webhooks":
             continue
         for method in route.methods - {"HEAD", "OPTIONS"}:
             path = route.path.replace("{customer_id:uuid}", SOME_ID)
@@ -45,7 +46,7 @@ def assert_problem(answer: httpx.Response, status: int | None = None) -> dict[st
 async def test_every_v1_route_needs_a_valid_bearer_token(settings: Settings) -> None:
     app = create_app(settings)
     routes = v1_routes(app)
-    assert len(routes) == 13
+    assert len(routes) == 15
     async with AsyncTestClient(app=app) as client:
         for method, path in sorted(routes):
             for headers in (

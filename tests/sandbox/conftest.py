@@ -1,4 +1,5 @@
-"""A sandbox served on a real socket for this package's tests, reset before each test."""
+"""A sandbox served on a real socket for this package's tests, reset before each test, and a
+webhook receiver for the tests of the sandbox's own webhooks."""
 
 from __future__ import annotations
 
@@ -8,6 +9,8 @@ import httpx
 import pytest
 
 from bridge.sandbox.app import SandboxConfig, create_sandbox_app
+from tests.sandbox.hooks import WEBHOOK_SECRET
+from tests.sandbox.receiver import Receiver
 from tests.sandbox.wire import ACCOUNT, API_KEY, API_SECRET
 from tests.support.sandbox_server import RunningServer, serve_in_thread
 
@@ -24,3 +27,35 @@ async def client(running_sandbox: RunningServer) -> AsyncIterator[httpx.AsyncCli
     async with httpx.AsyncClient(base_url=running_sandbox.url, timeout=5.0) as client:
         (await client.post("/sandbox/reset")).raise_for_status()
         yield client
+
+
+# --- a webhook receiver, for the webhook tests -------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def receiver_server() -> Iterator[RunningServer]:
+    with serve_in_thread(Receiver()) as server:
+        yield server
+
+
+@pytest.fixture
+def receiver(receiver_server: RunningServer) -> Iterator[Receiver]:
+    app: Receiver = receiver_server.app
+    app.reset()
+    yield app
+    app.release()  # never leave the sandbox's sender waiting on a held answer
+
+
+@pytest.fixture
+def hook_url(receiver_server: RunningServer) -> str:
+    return f"{receiver_server.url}/v1/calypso/webhooks"
+
+
+@pytest.fixture
+async def hooks(client: httpx.AsyncClient, hook_url: str, receiver: Receiver) -> Receiver:
+    """The sandbox (already reset) subscribed to the receiver."""
+    response = await client.put(
+        "/sandbox/webhooks", json={"url": hook_url, "secret": WEBHOOK_SECRET}
+    )
+    assert response.status_code == 200, response.text
+    return receiver
