@@ -59,6 +59,12 @@ class Settings:
     webhook_retry_schedule: tuple[float, ...] = (0, 5, 300, 1800, 7200, 18000, 36000, 36000)
     webhook_allow_http: bool = False
     webhook_allowed_networks: tuple[Network, ...] = ()
+    webhook_timeout: float = 15.0
+    webhook_connect_timeout: float = 5.0
+    webhook_endpoint_concurrency: int = 10
+    webhook_concurrency: int = 512
+    webhook_disable_after: float = 5 * 86400.0
+    webhook_max_retry_after: float = 3600.0
     stream_retention: float = 7 * 86400.0
     stream_max_length: int = 1_000_000
     log_level: str = "INFO"
@@ -113,6 +119,26 @@ class Settings:
             ),
             webhook_allow_http=r.optional("BRIDGE_WEBHOOK_ALLOW_HTTP", _bool, False),
             webhook_allowed_networks=r.optional("BRIDGE_WEBHOOK_ALLOWED_NETWORKS", _networks, ()),
+            webhook_timeout=r.optional(
+                "BRIDGE_WEBHOOK_TIMEOUT", _positive_duration, cls.webhook_timeout
+            ),
+            webhook_connect_timeout=r.optional(
+                "BRIDGE_WEBHOOK_CONNECT_TIMEOUT", _positive_duration, cls.webhook_connect_timeout
+            ),
+            webhook_endpoint_concurrency=r.optional(
+                "BRIDGE_WEBHOOK_ENDPOINT_CONCURRENCY",
+                _positive_int,
+                cls.webhook_endpoint_concurrency,
+            ),
+            webhook_concurrency=r.optional(
+                "BRIDGE_WEBHOOK_CONCURRENCY", _positive_int, cls.webhook_concurrency
+            ),
+            webhook_disable_after=r.optional(
+                "BRIDGE_WEBHOOK_DISABLE_AFTER", _positive_duration, cls.webhook_disable_after
+            ),
+            webhook_max_retry_after=r.optional(
+                "BRIDGE_WEBHOOK_MAX_RETRY_AFTER", _positive_duration, cls.webhook_max_retry_after
+            ),
             stream_retention=r.optional(
                 "BRIDGE_STREAM_RETENTION", _positive_duration, cls.stream_retention
             ),

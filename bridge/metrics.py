@@ -52,6 +52,23 @@ class Metrics:
             ["type"],
             registry=r,
         )
+        self.deliveries = Counter(
+            "bridge_webhook_attempts_total",
+            "Webhook delivery attempts by outcome (delivered, failed, timeout, error, gone).",
+            ["outcome"],
+            registry=r,
+        )
+        self.delivery_seconds = Histogram(
+            "bridge_webhook_attempt_seconds",
+            "Time of one webhook attempt, connect to the end of the answer's prefix.",
+            buckets=_LATENCY_BUCKETS,
+            registry=r,
+        )
+        self.dead_letters = Counter(
+            "bridge_webhook_dead_letters_total",
+            "Deliveries that used up every attempt.",
+            registry=r,
+        )
         self.inbound_hints = Counter(
             "bridge_inbound_webhooks_total",
             "Inbound Calypso webhooks by outcome (accepted, duplicate, bad_signature, invalid).",

@@ -1,4 +1,7 @@
-"""A worker process (``bridge worker``): the transaction poller, wired from ``Settings``."""
+"""A worker process (``bridge worker``): the poller and the webhook dispatcher.
+
+Both parts share one Redis client and metrics registry; they meet only in the event stream.
+"""
 
 from __future__ import annotations
 
@@ -10,6 +13,13 @@ import socket
 from bridge.calypso.client import CalypsoClient
 from bridge.calypso.retry import RetryPolicy
 from bridge.config import Settings
+from bridge.delivery.attempts import AttemptLog
+from bridge.delivery.dispatcher import DeliveryTuning, Dispatcher
+from bridge.delivery.queue import DeliveryQueue
+from bridge.delivery.retry import RetryPolicy as WebhookRetryPolicy
+from bridge.delivery.sender import Sender
+from bridge.delivery.ssrf import UrlPolicy
+from bridge.delivery.subscriptions import SubscriptionStore
 from bridge.events.stream import EventLog
 from bridge.metrics import Metrics
 from bridge.poller.discipline import PollerHooks
@@ -57,8 +67,9 @@ class Worker:
             max_length=settings.stream_max_length,
         )
         self.schedule = PollSchedule(self.redis, self.keys)
+        self.name = name or worker_name()
         self.polls = PollRunner(
-            worker_id=name or worker_name(),
+            worker_id=self.name,
             redis=self.redis,
             keys=self.keys,
             schedule=self.schedule,
@@ -72,12 +83,49 @@ class Worker:
             ),
         )
 
+        self.subscriptions = SubscriptionStore(self.redis, self.keys)
+        self.deliveries = DeliveryQueue(
+            self.redis, self.keys, first_delay=settings.webhook_retry_schedule[0]
+        )
+        self.attempts = AttemptLog(self.redis, self.keys)
+        self.sender = Sender(
+            UrlPolicy.from_settings(settings),
+            timeout=settings.webhook_timeout,
+            connect_timeout=settings.webhook_connect_timeout,
+        )
+        self.dispatcher = Dispatcher(
+            worker_id=self.name,
+            redis=self.redis,
+            keys=self.keys,
+            subscriptions=self.subscriptions,
+            queue=self.deliveries,
+            attempts=self.attempts,
+            sender=self.sender,
+            policy=WebhookRetryPolicy(
+                settings.webhook_retry_schedule,
+                max_retry_after=settings.webhook_max_retry_after,
+            ),
+            metrics=self.metrics,
+            tuning=DeliveryTuning(
+                http_timeout=settings.webhook_timeout,
+                endpoint_concurrency=settings.webhook_endpoint_concurrency,
+                concurrency=settings.webhook_concurrency,
+                disable_after=settings.webhook_disable_after,
+            ),
+        )
+
     async def run(self, stop: asyncio.Event) -> None:
-        await self.polls.run(stop)
+        await asyncio.gather(self.polls.run(stop), self.dispatcher.run(stop))
 
     async def drain(self) -> int:
+        """Poll every customer due now (tests and one-shot runs)."""
         return await self.polls.drain()
 
+    async def deliver(self) -> int:
+        """Fan out unread events and send every delivery due now (tests)."""
+        return await self.dispatcher.drain()
+
     async def aclose(self) -> None:
+        await self.sender.aclose()
         await self.calypso.aclose()
         await self.redis.aclose()

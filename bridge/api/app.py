@@ -21,6 +21,7 @@ from bridge.api.events import EventController
 from bridge.api.inbound import calypso_webhook
 from bridge.api.problems import exception_handlers
 from bridge.api.services import Services, services_of
+from bridge.api.subscriptions import SubscriptionController
 from bridge.api.transactions import TransactionController
 from bridge.api.watch import WatchController
 from bridge.calypso.retry import RetryPolicy
@@ -56,6 +57,7 @@ def create_app(settings: Settings, *, retry: RetryPolicy | None = None) -> Lites
             TransactionController,
             WatchController,
             EventController,
+            SubscriptionController,
         ],
         guards=[bearer_guard(settings.api_tokens)],
         security=[{"bearer": []}],

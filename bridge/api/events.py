@@ -6,11 +6,12 @@ import uuid
 from typing import Annotated, Any, Literal
 
 import msgspec
-from litestar import Controller, get
-from litestar.params import FromQuery, PathParameter, QueryParameter
+from litestar import Controller, Response, get, post
+from litestar.params import FromQuery, JSONBody, PathParameter, QueryParameter
 
 from bridge.api.problems import ProblemError, problems
 from bridge.api.services import ServicesDep
+from bridge.api.subscriptions import Queued, redeliver_event
 from bridge.events.model import EventType
 
 __all__ = ["EventController"]
@@ -31,6 +32,10 @@ class EventOut(msgspec.Struct, frozen=True, omit_defaults=True):
 class EventPageOut(msgspec.Struct, frozen=True):
     items: list[EventOut]
     nextCursor: str | None = msgspec.field(default=None)
+
+
+class RedeliverRequest(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
+    subscriptionId: Annotated[str, msgspec.Meta(pattern=r"^sub_[a-z2-7]{24}$")] | None = None
 
 
 _decoder = msgspec.json.Decoder(EventOut)
@@ -67,6 +72,25 @@ class EventController(Controller):
             customer_id=None if customerId is None else str(customerId),
         )
         return EventPageOut([_decoder.decode(e.body) for e in page.items], page.next_cursor)
+
+    @post(
+        "/{event_id:str}/redeliver",
+        status_code=202,
+        summary="Deliver one event again",
+        description=(
+            "To every enabled subscription that wants it, or only to `subscriptionId`. The "
+            "`webhook-id` stays the event id, so receivers recognise it."
+        ),
+        responses=problems(400, 401, 404, 503),
+    )
+    async def redeliver(
+        self,
+        services: ServicesDep,
+        event_id: EventId,
+        data: JSONBody[RedeliverRequest | None] = None,
+    ) -> Response[Queued]:
+        target = data.subscriptionId if data is not None else None
+        return await redeliver_event(services, event_id, target)
 
     @get(
         "/{event_id:str}",

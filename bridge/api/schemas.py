@@ -8,6 +8,7 @@ problem document instead. Amounts leave as decimal strings, never JSON numbers.
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Annotated
 
@@ -124,6 +125,12 @@ class PurseOut(msgspec.Struct, frozen=True):
 
 class PurseList(msgspec.Struct, frozen=True):
     items: list[PurseOut]
+
+
+def rfc3339_ms(unix_ms: int) -> str:
+    """Unix milliseconds as RFC 3339 UTC, the way every time leaves the API."""
+    moment = datetime.fromtimestamp(unix_ms / 1000, UTC)
+    return moment.isoformat(timespec="milliseconds").replace("+00:00", "Z")
 
 
 def amount_string(amount: Decimal) -> str:

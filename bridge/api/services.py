@@ -12,6 +12,10 @@ from litestar.di import NamedDependency
 from bridge.calypso.client import CalypsoClient
 from bridge.calypso.retry import RetryPolicy
 from bridge.config import Settings
+from bridge.delivery.attempts import AttemptLog
+from bridge.delivery.queue import DeliveryQueue
+from bridge.delivery.ssrf import UrlPolicy
+from bridge.delivery.subscriptions import SubscriptionStore
 from bridge.events.stream import EventLog
 from bridge.metrics import Metrics
 from bridge.poller.schedule import PollSchedule
@@ -27,7 +31,9 @@ class Services:
     # A plain class on purpose: Litestar hands dependency types to msgspec, which would
     # try to introspect a dataclass's fields.
     __slots__ = (
+        "attempts",
         "calypso",
+        "deliveries",
         "events",
         "idempotency",
         "keys",
@@ -35,6 +41,8 @@ class Services:
         "redis",
         "schedule",
         "settings",
+        "subscriptions",
+        "url_policy",
         "watchlist",
     )
 
@@ -50,7 +58,15 @@ class Services:
         events: EventLog,
         schedule: PollSchedule,
         metrics: Metrics,
+        subscriptions: SubscriptionStore,
+        deliveries: DeliveryQueue,
+        attempts: AttemptLog,
+        url_policy: UrlPolicy,
     ) -> None:
+        self.subscriptions = subscriptions
+        self.deliveries = deliveries
+        self.attempts = attempts
+        self.url_policy = url_policy
         self.events = events
         self.schedule = schedule
         self.metrics = metrics
@@ -94,6 +110,10 @@ class Services:
             ),
             schedule=PollSchedule(redis, keys),
             metrics=metrics or Metrics(),
+            subscriptions=SubscriptionStore(redis, keys),
+            deliveries=DeliveryQueue(redis, keys, first_delay=settings.webhook_retry_schedule[0]),
+            attempts=AttemptLog(redis, keys),
+            url_policy=UrlPolicy.from_settings(settings),
         )
 
     async def aclose(self) -> None:

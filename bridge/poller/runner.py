@@ -21,9 +21,10 @@ from bridge.calypso.errors import CalypsoError
 from bridge.metrics import Metrics
 from bridge.poller.cadence import Cadence, after_poll, next_delay
 from bridge.poller.poll import CustomerPoller
-from bridge.poller.schedule import Lease, PollSchedule
+from bridge.poller.schedule import PollSchedule
 from bridge.store.connection import RedisClient
 from bridge.store.keys import Keys
+from bridge.store.leases import Lease
 
 __all__ = ["PollRunner", "PollTuning"]
 
@@ -127,17 +128,17 @@ class PollRunner:
         self._metrics.schedule_lag.observe(max(0.0, started - lease.due_ms / 1000))
         self._metrics.polls_in_flight.inc()
         try:
-            cadence = await self._schedule.cadence(lease.customer_id)
-            hot_until = await self._schedule.hot_until(lease.customer_id)
+            cadence = await self._schedule.cadence(lease.item)
+            hot_until = await self._schedule.hot_until(lease.item)
             failed, open_transactions = False, 0
             try:
-                outcome = await self._poller.poll(lease.customer_id)
+                outcome = await self._poller.poll(lease.item)
                 open_transactions = outcome.open_transactions
                 for kind in outcome.events:
                     self._metrics.events.labels(kind).inc()
             except CalypsoError as exc:
                 failed = True
-                log.warning("poll failed", extra={"customer": lease.customer_id, "error": str(exc)})
+                log.warning("poll failed", extra={"customer": lease.item, "error": str(exc)})
             except asyncio.CancelledError:
                 await asyncio.shield(self._release(lease, cadence))
                 raise
@@ -145,7 +146,7 @@ class PollRunner:
                 raise
             except Exception:
                 failed = True
-                log.exception("poll crashed", extra={"customer": lease.customer_id})
+                log.exception("poll crashed", extra={"customer": lease.item})
             hot = open_transactions > 0 or hot_until > started * 1000
             await self._finish(lease, cadence, hot=hot, failed=failed)
         except RedisError as exc:

@@ -10,39 +10,15 @@ one worker per round.
 from __future__ import annotations
 
 import time
-from dataclasses import dataclass
 
 import msgspec
 
 from bridge.poller.cadence import Cadence
 from bridge.store.connection import RedisClient
 from bridge.store.keys import Keys
+from bridge.store.leases import CLAIM, Lease, parse_claimed
 
 __all__ = ["Lease", "PollSchedule"]
-
-# Leases up to ARGV[3] due customers to worker ARGV[4] until ARGV[1] + ARGV[2] ms. A due
-# customer whose lease has not expired yet is skipped, never shared.
-_CLAIM = """
-local now = tonumber(ARGV[1])
-local expiry = now + tonumber(ARGV[2])
-local due = redis.call('ZRANGEBYSCORE', KEYS[1], '-inf', now, 'WITHSCORES', 'LIMIT', 0, ARGV[3])
-local claimed = {}
-for i = 1, #due, 2 do
-  local customer = due[i]
-  local lease = redis.call('HGET', KEYS[2], customer)
-  local held_until = lease and tonumber(string.match(lease, ':(%d+)$')) or 0
-  if held_until <= now then
-    local token = ARGV[4] .. ':' .. expiry
-    redis.call('HSET', KEYS[2], customer, token)
-    redis.call('ZADD', KEYS[1], expiry, customer)
-    redis.call('SREM', KEYS[3], customer)
-    table.insert(claimed, customer)
-    table.insert(claimed, token)
-    table.insert(claimed, due[i + 1])
-  end
-end
-return claimed
-"""
 
 # Ends a lease and sets the next due time, only while the lease is still this worker's.
 # A customer poked during its poll is due again at once; an unwatched one stays unwatched.
@@ -72,13 +48,6 @@ return 1
 """
 
 
-@dataclass(frozen=True, slots=True)
-class Lease:
-    customer_id: str
-    token: str
-    due_ms: float
-
-
 def _now_ms() -> int:
     return int(time.time() * 1000)
 
@@ -87,18 +56,14 @@ class PollSchedule:
     def __init__(self, redis: RedisClient, keys: Keys) -> None:
         self._redis = redis
         self._keys = keys
-        self._claim = redis.register_script(_CLAIM)
+        self._claim = redis.register_script(CLAIM)
         self._complete = redis.register_script(_COMPLETE)
         self._poke = redis.register_script(_POKE)
 
     async def claim(self, worker: str, limit: int, lease_seconds: float) -> list[Lease]:
         keys = [self._keys.poll_schedule, self._keys.poll_leases, self._keys.poll_poked]
         args: list[str | int] = [_now_ms(), int(lease_seconds * 1000), limit, worker]
-        flat = await self._claim(keys=keys, args=args)
-        return [
-            Lease(flat[i].decode(), flat[i + 1].decode(), float(flat[i + 2]))
-            for i in range(0, len(flat), 3)
-        ]
+        return parse_claimed(await self._claim(keys=keys, args=args))
 
     async def complete(self, lease: Lease, next_due_ms: int, cadence: Cadence) -> bool:
         keys = [
@@ -108,7 +73,7 @@ class PollSchedule:
             self._keys.poll_state,
         ]
         args: list[str | int | bytes] = [
-            lease.customer_id,
+            lease.item,
             lease.token,
             next_due_ms,
             _now_ms(),

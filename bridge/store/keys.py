@@ -83,3 +83,51 @@ class Keys:
     @property
     def events(self) -> str:
         return f"{self.base}:events"
+
+    @property
+    def dispatcher_group(self) -> str:
+        """The webhook dispatcher's consumer group on the event stream."""
+        return "bridge-dispatcher"
+
+    @property
+    def subscriptions(self) -> str:
+        """Hash: subscription id → its record (with secrets; never listed as is)."""
+        return f"{self.base}:subscriptions"
+
+    @property
+    def subscriptions_disabled(self) -> str:
+        """Hash: subscription id → why it is disabled; absent means enabled."""
+        return f"{self.base}:subscriptions:disabled"
+
+    @property
+    def subscriptions_failing(self) -> str:
+        """Hash: subscription id → unix ms of the first failure since its last success."""
+        return f"{self.base}:subscriptions:failing"
+
+    @property
+    def deliveries_active(self) -> str:
+        """Set: subscriptions that may have deliveries waiting."""
+        return f"{self.base}:deliveries:active"
+
+    def deliveries_due(self, subscription_id: str) -> str:
+        """Sorted set: event id → unix ms when its next attempt is due (or its lease ends)."""
+        return f"{self.base}:sub:{subscription_id}:due"
+
+    def deliveries_leases(self, subscription_id: str) -> str:
+        return f"{self.base}:sub:{subscription_id}:leases"
+
+    def deliveries_state(self, subscription_id: str) -> str:
+        """Hash: event id → attempts made and where the event's bytes are."""
+        return f"{self.base}:sub:{subscription_id}:state"
+
+    def deliveries_dead(self, subscription_id: str) -> str:
+        """Hash: event id → the dead-lettered delivery, until replayed or redelivered."""
+        return f"{self.base}:sub:{subscription_id}:dead"
+
+    def deliveries_unused(self, subscription_id: str) -> str:
+        """A set the shared claim script needs and deliveries never fill."""
+        return f"{self.base}:sub:{subscription_id}:poked"
+
+    def attempts(self, subscription_id: str) -> str:
+        """Stream: the attempt log of one subscription, newest last."""
+        return f"{self.base}:sub:{subscription_id}:attempts"

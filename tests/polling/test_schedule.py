@@ -28,7 +28,7 @@ async def test_concurrent_claims_never_share_a_customer(redis: Redis) -> None:
     customers = await watched(redis, 200)
     schedules = [PollSchedule(redis, KEYS) for _ in range(4)]
     batches = await asyncio.gather(*(s.claim(f"w{n}", 80, 30) for n, s in enumerate(schedules)))
-    claimed = [lease.customer_id for batch in batches for lease in batch]
+    claimed = [lease.item for batch in batches for lease in batch]
     assert sorted(claimed) == sorted(customers)
     assert await schedules[0].claim("late", 10, 30) == []
 
@@ -40,7 +40,7 @@ async def test_an_expired_lease_passes_to_another_worker(redis: Redis) -> None:
     assert await schedule.claim("other", 10, 30) == []
     await asyncio.sleep(0.25)
     (taken,) = await schedule.claim("other", 10, 30)
-    assert taken.customer_id == customer
+    assert taken.item == customer
     # The dead worker's late completion is ignored: the lease is no longer its own.
     assert await schedule.complete(dead, int(time.time() * 1000), Cadence()) is False
     assert await schedule.complete(taken, int(time.time() * 1000) + 60_000, Cadence()) is True
@@ -54,7 +54,7 @@ async def test_a_poke_during_a_poll_makes_the_customer_due_right_after_it(redis:
     assert await schedule.claim("other", 10, 30) == []  # still polled by one worker only
     await schedule.complete(lease, int(time.time() * 1000) + 60_000, Cadence())
     (again,) = await schedule.claim("other", 10, 30)
-    assert again.customer_id == customer
+    assert again.item == customer
 
 
 async def test_a_poke_of_an_idle_customer_makes_it_due_now(redis: Redis) -> None:
@@ -64,7 +64,7 @@ async def test_a_poke_of_an_idle_customer_makes_it_due_now(redis: Redis) -> None
     await schedule.complete(lease, int(time.time() * 1000) + 60_000, Cadence(idle_streak=3))
     assert await schedule.claim("w", 10, 30) == []
     await schedule.poke(customer)
-    assert [lease.customer_id for lease in await schedule.claim("w", 10, 30)] == [customer]
+    assert [lease.item for lease in await schedule.claim("w", 10, 30)] == [customer]
     assert await schedule.cadence(customer) == Cadence(idle_streak=3)
 
 

@@ -1,0 +1,353 @@
+"""The webhook dispatcher: from the event stream to every subscriber, at least once.
+
+Two loops per worker. *Fan-out* reads the stream as one consumer of the dispatcher's group
+and turns each event into deliveries for the subscriptions that want it (created and acked
+in one step; entries of a crashed consumer are taken over with XAUTOCLAIM). *Delivery*
+claims due deliveries per subscription under a lease longer than the HTTP timeout plus a
+margin (a slow receiver is never hit twice in parallel), sends them, and records the
+attempt, the next retry or the dead letter. Each endpoint has its own concurrency bound and
+circuit breaker, so one slow or dead receiver never holds up the others.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import random
+import time
+from collections import defaultdict
+from dataclasses import dataclass
+from typing import cast
+
+from redis.exceptions import RedisError, ResponseError
+
+from bridge.delivery.attempts import Attempt, AttemptLog
+from bridge.delivery.circuit import Circuit
+from bridge.delivery.queue import DeadLetter, DeliveryQueue, DeliveryState, FanOut
+from bridge.delivery.retry import Outcome, RetryPolicy
+from bridge.delivery.sender import Sender, SendResult
+from bridge.delivery.subscriptions import Subscription, SubscriptionStore, matches
+from bridge.metrics import Metrics
+from bridge.store.connection import RedisClient
+from bridge.store.keys import Keys
+from bridge.store.leases import Lease
+
+__all__ = ["DeliveryTuning", "Dispatcher"]
+
+log = logging.getLogger(__name__)
+
+_Entries = list[tuple[bytes, dict[bytes, bytes]]]
+
+
+@dataclass(frozen=True, slots=True)
+class DeliveryTuning:
+    http_timeout: float = 15.0
+    endpoint_concurrency: int = 10
+    concurrency: int = 512
+    disable_after: float = 5 * 86400.0
+    read_batch: int = 500
+    # Longer than any attempt can take, so a live worker's delivery is never taken over.
+    lease_margin: float = 15.0
+    # A consumer's unacknowledged stream entries are taken over after this long.
+    reclaim_idle: float = 30.0
+
+    @property
+    def lease(self) -> float:
+        return self.http_timeout + self.lease_margin
+
+
+class Dispatcher:
+    def __init__(
+        self,
+        *,
+        worker_id: str,
+        redis: RedisClient,
+        keys: Keys,
+        subscriptions: SubscriptionStore,
+        queue: DeliveryQueue,
+        attempts: AttemptLog,
+        sender: Sender,
+        policy: RetryPolicy,
+        metrics: Metrics,
+        tuning: DeliveryTuning,
+        rng: random.Random | None = None,
+    ) -> None:
+        self._id = worker_id
+        self._redis = redis
+        self._keys = keys
+        self._subscriptions = subscriptions
+        self._queue = queue
+        self._attempts = attempts
+        self._sender = sender
+        self._policy = policy
+        self._metrics = metrics
+        self._tuning = tuning
+        self._rng = rng or random.Random()
+        self._in_flight: dict[str, int] = defaultdict(int)
+        self._circuits: dict[str, Circuit] = defaultdict(Circuit)
+        self._tasks: set[asyncio.Task[None]] = set()
+        self._work = asyncio.Event()
+        self._known: dict[str, Subscription] = {}
+        self._known_at = 0.0
+
+    # -- running -------------------------------------------------------------------------
+
+    async def run(self, stop: asyncio.Event) -> None:
+        await self._ensure_group()
+        loops = [
+            asyncio.create_task(self._fan_out_loop(stop)),
+            asyncio.create_task(self._reclaim_loop(stop)),
+            asyncio.create_task(self._delivery_loop(stop)),
+        ]
+        try:
+            await stop.wait()
+        finally:
+            for task in loops:
+                task.cancel()
+            await asyncio.gather(*loops, return_exceptions=True)
+            await self._finish_in_flight()
+
+    async def drain(self) -> int:
+        """Fan out everything unread and deliver everything due now; for tests."""
+        await self._ensure_group()
+        while await self._fan_out_once(block_ms=None):
+            pass
+        sent = 0
+        while started := await self._start_due(refresh=True):
+            sent += started
+            await asyncio.gather(*list(self._tasks))
+        return sent
+
+    # -- fan-out -------------------------------------------------------------------------
+
+    async def _ensure_group(self) -> None:
+        try:
+            # From the start of the stream: a subscription only gets events created after
+            # it anyway (see _targets), and nothing written before the first start is lost.
+            await self._redis.xgroup_create(
+                self._keys.events, self._keys.dispatcher_group, id="0", mkstream=True
+            )
+        except ResponseError as exc:
+            if "BUSYGROUP" not in str(exc):
+                raise
+
+    async def _fan_out_loop(self, stop: asyncio.Event) -> None:
+        while not stop.is_set():
+            try:
+                await self._fan_out_once(block_ms=1000)
+            except RedisError as exc:
+                log.warning("fan-out paused: %s", type(exc).__name__)
+                await _sleep_unless(stop, 1.0)
+
+    async def _fan_out_once(self, block_ms: int | None) -> int:
+        answer = await self._redis.xreadgroup(
+            self._keys.dispatcher_group,
+            self._id,
+            {self._keys.events: ">"},
+            count=self._tuning.read_batch,
+            block=block_ms,
+        )
+        if not answer:
+            return 0
+        # Without decode_responses, redis-py answers a list of [stream, entries] pairs.
+        entries = cast(_Entries, cast(list[list[object]], answer)[0][1])
+        await self._fan_out(entries)
+        return len(entries)
+
+    async def _reclaim_loop(self, stop: asyncio.Event) -> None:
+        cursor = "0-0"
+        while not stop.is_set():
+            await _sleep_unless(stop, min(5.0, self._tuning.reclaim_idle / 2))
+            try:
+                answer = await self._redis.xautoclaim(
+                    self._keys.events,
+                    self._keys.dispatcher_group,
+                    self._id,
+                    min_idle_time=int(self._tuning.reclaim_idle * 1000),
+                    start_id=cursor,
+                    count=self._tuning.read_batch,
+                )
+                cursor = answer[0].decode() if isinstance(answer[0], bytes) else str(answer[0])
+                entries = [e for e in cast(_Entries, answer[1]) if e[1]]
+                if entries:
+                    log.info("taking over %d unacknowledged stream entries", len(entries))
+                    await self._fan_out(entries)
+            except RedisError as exc:
+                log.warning("reclaim paused: %s", type(exc).__name__)
+
+    async def _fan_out(self, entries: _Entries) -> None:
+        subscriptions = await self._subscriptions_now(refresh=True)
+        batch = []
+        for entry_id, fields in entries:
+            entry = entry_id.decode()
+            customer = fields.get(b"customerId", b"").decode() or None
+            event_type = fields[b"type"].decode()
+            targets = tuple(
+                s.id for s in subscriptions.values() if _wants(s, event_type, customer, entry)
+            )
+            batch.append(FanOut(entry, fields[b"id"].decode(), event_type, targets))
+        await self._queue.fan_out(self._keys.dispatcher_group, batch)
+        self._work.set()
+
+    # -- delivery ------------------------------------------------------------------------
+
+    async def _delivery_loop(self, stop: asyncio.Event) -> None:
+        while not stop.is_set():
+            try:
+                await self._start_due(refresh=False)
+            except RedisError as exc:
+                log.warning("delivery paused: %s", type(exc).__name__)
+                await _sleep_unless(stop, 1.0)
+                continue
+            self._work.clear()
+            waiters = [asyncio.create_task(self._work.wait()), asyncio.create_task(stop.wait())]
+            try:
+                await asyncio.wait(
+                    [*waiters, *self._tasks], timeout=0.1, return_when=asyncio.FIRST_COMPLETED
+                )
+            finally:
+                for waiter in waiters:
+                    waiter.cancel()
+
+    async def _start_due(self, *, refresh: bool) -> int:
+        subscriptions = await self._subscriptions_now(refresh=refresh)
+        started = 0
+        for subscription_id in await self._queue.active():
+            subscription = subscriptions.get(subscription_id)
+            if subscription is None or not subscription.enabled:
+                continue
+            free = min(
+                self._tuning.endpoint_concurrency - self._in_flight[subscription_id],
+                self._tuning.concurrency - len(self._tasks),
+                self._circuits[subscription_id].allows(),
+            )
+            if free <= 0:
+                continue
+            claimed = await self._queue.claim(subscription_id, self._id, free, self._tuning.lease)
+            if not claimed:
+                await self._queue.retire(subscription_id)
+                continue
+            bodies = await self._queue.bodies([state for _, state in claimed])
+            for (lease, state), body in zip(claimed, bodies, strict=True):
+                self._in_flight[subscription_id] += 1
+                task = asyncio.create_task(self._deliver(subscription, lease, state, body))
+                self._tasks.add(task)
+                task.add_done_callback(self._tasks.discard)
+                started += 1
+        return started
+
+    async def _deliver(
+        self, subscription: Subscription, lease: Lease, state: DeliveryState, body: bytes | None
+    ) -> None:
+        try:
+            if body is None:
+                # Trimmed from the stream before it could be delivered: nothing left to send.
+                await self._dead_letter(subscription, lease, state, "event no longer in stream")
+                return
+            secrets = subscription.signing_secrets(int(time.time() * 1000))
+            result = await self._sender.send(subscription.url, lease.item, body, secrets)
+            await self._record(subscription, lease, state, result)
+        except RedisError as exc:
+            # The lease runs out and another worker (or this one) sends it again.
+            log.warning("delivery bookkeeping failed: %s", type(exc).__name__)
+        finally:
+            self._in_flight[subscription.id] -= 1
+            self._work.set()
+
+    async def _record(
+        self, subscription: Subscription, lease: Lease, state: DeliveryState, result: SendResult
+    ) -> None:
+        attempt = state.attempts + 1
+        delivered = result.outcome is Outcome.DELIVERED
+        self._circuits[subscription.id].record(delivered)
+        self._metrics.deliveries.labels(result.outcome.value).inc()
+        self._metrics.delivery_seconds.observe(result.latency_ms / 1000)
+        next_at: int | None = None
+        if delivered:
+            await self._queue.finish(subscription.id, lease)
+            await self._subscriptions.succeeded(subscription.id)
+        elif result.outcome is Outcome.GONE:
+            await self._queue.finish(subscription.id, lease)
+            await self._subscriptions.disable(subscription.id, "gone")
+            log.warning("subscription answered 410 Gone: disabled", extra={"id": subscription.id})
+        else:
+            delay = self._policy.next_delay(attempt, retry_after=result.retry_after, rng=self._rng)
+            if delay is None:
+                await self._dead_letter(subscription, lease, state, result.outcome.value, attempt)
+            else:
+                next_at = int((time.time() + delay) * 1000)
+                retried = DeliveryState(state.eventType, attempt, state.entry, state.body)
+                await self._queue.retry(subscription.id, lease, next_at, retried)
+            disable_after_ms = int(self._tuning.disable_after * 1000)
+            if await self._subscriptions.failed(subscription.id, disable_after_ms):
+                await self._subscriptions.disable(subscription.id, "failing")
+                log.warning(
+                    "subscription failing too long: disabled", extra={"id": subscription.id}
+                )
+        await self._attempts.add(
+            subscription.id,
+            Attempt(
+                eventId=lease.item,
+                eventType=state.eventType,
+                attempt=attempt,
+                outcome=result.outcome.value,
+                at=int(time.time() * 1000),
+                latencyMs=round(result.latency_ms, 3),
+                status=result.status,
+                error=result.error,
+                response=result.response,
+                nextAttemptAt=next_at,
+                test=state.body is not None,
+            ),
+        )
+
+    async def _dead_letter(
+        self,
+        subscription: Subscription,
+        lease: Lease,
+        state: DeliveryState,
+        outcome: str,
+        attempts: int | None = None,
+    ) -> None:
+        letter = DeadLetter(
+            eventId=lease.item,
+            eventType=state.eventType,
+            attempts=state.attempts if attempts is None else attempts,
+            lastOutcome=outcome,
+            at=int(time.time() * 1000),
+            entry=state.entry,
+            body=state.body,
+        )
+        await self._queue.finish(subscription.id, lease, letter)
+        self._metrics.dead_letters.inc()
+
+    async def _subscriptions_now(self, *, refresh: bool) -> dict[str, Subscription]:
+        # Re-read at most every 500 ms in the delivery loop; the fan-out always re-reads,
+        # so a new subscription gets every event appended after it was created.
+        if refresh or time.monotonic() - self._known_at > 0.5:
+            self._known = {s.id: s for s in await self._subscriptions.all()}
+            self._known_at = time.monotonic()
+        return self._known
+
+    async def _finish_in_flight(self, grace: float = 10.0) -> None:
+        if not self._tasks:
+            return
+        _, pending = await asyncio.wait(self._tasks, timeout=grace)
+        for task in pending:
+            task.cancel()
+        await asyncio.gather(*pending, return_exceptions=True)
+
+
+def _wants(subscription: Subscription, event_type: str, customer: str | None, entry: str) -> bool:
+    created_ms = int(entry.split("-", 1)[0])
+    return (
+        subscription.enabled
+        and created_ms >= subscription.createdAt
+        and matches(subscription, event_type, customer)
+    )
+
+
+async def _sleep_unless(stop: asyncio.Event, seconds: float) -> None:
+    with contextlib.suppress(TimeoutError):
+        await asyncio.wait_for(stop.wait(), seconds)

@@ -1,0 +1,189 @@
+"""Webhook subscriptions: who receives which events, and the secrets that sign them.
+
+A record lives in one Redis hash with its secrets. Whether it is enabled, and since when it
+has been failing, live in hashes of their own, so the dispatcher can disable a failing
+endpoint and the API can edit its URL at the same moment without overwriting each other.
+Secrets leave the store only through :meth:`SubscriptionStore.signing_secrets` (for the
+dispatcher) and in the answers to create and rotate.
+"""
+
+from __future__ import annotations
+
+import base64
+import secrets
+import time
+from collections.abc import Sequence
+from typing import cast
+
+import msgspec
+
+from bridge.delivery.signing import new_secret
+from bridge.store.connection import RedisClient
+from bridge.store.keys import Keys
+
+__all__ = ["Subscription", "SubscriptionStore", "matches"]
+
+ROTATION_OVERLAP_MS = 24 * 3600 * 1000
+
+
+class Subscription(msgspec.Struct, frozen=True, kw_only=True):
+    id: str
+    url: str
+    secret: str
+    createdAt: int
+    updatedAt: int
+    description: str | None = None
+    eventTypes: list[str] | None = None
+    customerIds: list[str] | None = None
+    previousSecret: str | None = None
+    previousSecretExpiresAt: int | None = None
+    # Filled from the side hashes when read; never stored in the record itself.
+    disabledReason: str | None = None
+    failingSince: int | None = None
+
+    @property
+    def enabled(self) -> bool:
+        return self.disabledReason is None
+
+    def signing_secrets(self, now_ms: int) -> list[str]:
+        """The current secret, plus the previous one while the rotation overlap lasts."""
+        keys = [self.secret]
+        if self.previousSecret and (self.previousSecretExpiresAt or 0) > now_ms:
+            keys.append(self.previousSecret)
+        return keys
+
+
+def matches(subscription: Subscription, event_type: str, customer_id: str | None) -> bool:
+    """Whether an event is for this subscription (``transaction.*`` matches a family)."""
+    if subscription.eventTypes and not any(
+        event_type == wanted or (wanted.endswith(".*") and event_type.startswith(wanted[:-1]))
+        for wanted in subscription.eventTypes
+    ):
+        return False
+    return not subscription.customerIds or customer_id in subscription.customerIds
+
+
+def _new_id() -> str:
+    return "sub_" + base64.b32encode(secrets.token_bytes(15)).decode().lower()
+
+
+def _now_ms() -> int:
+    return int(time.time() * 1000)
+
+
+_decoder = msgspec.json.Decoder(Subscription)
+
+
+class SubscriptionStore:
+    def __init__(self, redis: RedisClient, keys: Keys) -> None:
+        self._redis = redis
+        self._keys = keys
+
+    async def create(
+        self,
+        url: str,
+        *,
+        description: str | None = None,
+        event_types: Sequence[str] | None = None,
+        customer_ids: Sequence[str] | None = None,
+    ) -> Subscription:
+        now = _now_ms()
+        subscription = Subscription(
+            id=_new_id(),
+            url=url,
+            secret=new_secret(),
+            createdAt=now,
+            updatedAt=now,
+            description=description,
+            eventTypes=list(event_types) if event_types else None,
+            customerIds=list(customer_ids) if customer_ids else None,
+        )
+        await self._redis.hset(self._keys.subscriptions, subscription.id, _encode(subscription))
+        return subscription
+
+    async def get(self, subscription_id: str) -> Subscription | None:
+        async with self._redis.pipeline(transaction=False) as pipe:
+            pipe.hget(self._keys.subscriptions, subscription_id)
+            pipe.hget(self._keys.subscriptions_disabled, subscription_id)
+            pipe.hget(self._keys.subscriptions_failing, subscription_id)
+            raw, disabled, failing = await pipe.execute()
+        if raw is None:
+            return None
+        return _with_status(_decoder.decode(raw), disabled, failing)
+
+    async def all(self) -> list[Subscription]:
+        async with self._redis.pipeline(transaction=False) as pipe:
+            pipe.hgetall(self._keys.subscriptions)
+            pipe.hgetall(self._keys.subscriptions_disabled)
+            pipe.hgetall(self._keys.subscriptions_failing)
+            records, disabled, failing = await pipe.execute()
+        found = [
+            _with_status(_decoder.decode(raw), disabled.get(key), failing.get(key))
+            for key, raw in cast(dict[bytes, bytes], records).items()
+        ]
+        return sorted(found, key=lambda s: (s.createdAt, s.id))
+
+    async def update(self, subscription: Subscription, **changes: object) -> Subscription:
+        updated = msgspec.structs.replace(subscription, updatedAt=_now_ms(), **changes)
+        await self._redis.hset(self._keys.subscriptions, subscription.id, _encode(updated))
+        return updated
+
+    async def rotate_secret(self, subscription: Subscription) -> Subscription:
+        return await self.update(
+            subscription,
+            secret=new_secret(),
+            previousSecret=subscription.secret,
+            previousSecretExpiresAt=_now_ms() + ROTATION_OVERLAP_MS,
+        )
+
+    async def delete(self, subscription_id: str) -> bool:
+        async with self._redis.pipeline(transaction=True) as pipe:
+            pipe.hdel(self._keys.subscriptions, subscription_id)
+            pipe.hdel(self._keys.subscriptions_disabled, subscription_id)
+            pipe.hdel(self._keys.subscriptions_failing, subscription_id)
+            pipe.delete(
+                self._keys.deliveries_due(subscription_id),
+                self._keys.deliveries_leases(subscription_id),
+                self._keys.deliveries_state(subscription_id),
+                self._keys.deliveries_dead(subscription_id),
+                self._keys.attempts(subscription_id),
+            )
+            pipe.srem(self._keys.deliveries_active, subscription_id)
+            removed, *_ = await pipe.execute()
+        return bool(removed)
+
+    async def disable(self, subscription_id: str, reason: str) -> None:
+        await self._redis.hset(self._keys.subscriptions_disabled, subscription_id, reason)
+
+    async def enable(self, subscription_id: str) -> None:
+        async with self._redis.pipeline(transaction=True) as pipe:
+            pipe.hdel(self._keys.subscriptions_disabled, subscription_id)
+            pipe.hdel(self._keys.subscriptions_failing, subscription_id)
+            # Deliveries held while it was disabled go out now.
+            pipe.sadd(self._keys.deliveries_active, subscription_id)
+            await pipe.execute()
+
+    async def failed(self, subscription_id: str, disable_after_ms: int) -> bool:
+        """Record a failure; returns True when the endpoint has now failed for too long."""
+        now = _now_ms()
+        await self._redis.hsetnx(self._keys.subscriptions_failing, subscription_id, now)
+        since = await self._redis.hget(self._keys.subscriptions_failing, subscription_id)
+        return since is not None and now - int(since) >= disable_after_ms
+
+    async def succeeded(self, subscription_id: str) -> None:
+        await self._redis.hdel(self._keys.subscriptions_failing, subscription_id)
+
+
+def _encode(subscription: Subscription) -> bytes:
+    stored = msgspec.structs.replace(subscription, disabledReason=None, failingSince=None)
+    return msgspec.json.encode(stored)
+
+
+def _with_status(
+    subscription: Subscription, disabled: bytes | None, failing: bytes | None
+) -> Subscription:
+    return msgspec.structs.replace(
+        subscription,
+        disabledReason=None if disabled is None else disabled.decode(),
+        failingSince=None if failing is None else int(failing),
+    )

@@ -1,0 +1,88 @@
+"""Sample events for ``POST /v1/subscriptions/{id}/test``, marked ``"test": true``.
+
+They have the exact shape of real ones, so a receiver can exercise every handler without a
+deposit; each gets a fresh id, since a test is an action, not a fact.
+"""
+
+from __future__ import annotations
+
+import secrets
+from decimal import Decimal
+
+from bridge.calypso import models
+from bridge.events.build import (
+    AddressData,
+    CustomerData,
+    CustomerView,
+    PurseView,
+)
+from bridge.events.model import (
+    STATE_EVENTS,
+    Event,
+    EventType,
+    Previous,
+    TransactionData,
+    TransactionView,
+    event_id,
+    rfc3339_now,
+)
+
+__all__ = ["sample_event"]
+
+_CUSTOMER = "00000000-0000-4000-8000-000000000001"
+_STATE_OF = {kind: state for state, kind in STATE_EVENTS.items()}
+
+
+def sample_event(account: str, kind: EventType, subscription_id: str) -> Event:
+    return Event(
+        id=event_id(account, subscription_id, kind, secrets.token_hex(8)),
+        type=kind,
+        createdAt=rfc3339_now(),
+        account=account,
+        data=_data(kind, subscription_id),
+        test=True,
+    )
+
+
+def _data(kind: EventType, subscription_id: str) -> object:
+    if kind is EventType.PING:
+        return {"subscriptionId": subscription_id, "message": "ping from calypso-bridge"}
+    if kind.value.startswith("customer."):
+        blocked = kind is EventType.CUSTOMER_BLOCKED
+        return CustomerData(_CUSTOMER, CustomerView(_CUSTOMER, blocked, "sample-42"))
+    if kind.value.startswith("deposit_address."):
+        purse = PurseView(
+            "00000000-0000-4000-8000-000000000002",
+            "0x00000000000000000000000000000000000000aa",
+            ["ETH", "USDT_ERC20", "USDC_ERC20"],
+            "2026-01-01T00:00:00Z",
+        )
+        return AddressData(_CUSTOMER, purse)
+    state = _STATE_OF.get(kind, models.TransactionState.CONFIRMED)
+    credited = kind is EventType.TRANSACTION_CREDITED
+    compliance = {
+        models.TransactionState.MEM_POOL_FOUND: models.ComplianceState.UNCHECKED,
+        models.TransactionState.PENDING_COMPLIANCE_CHECK: models.ComplianceState.IN_PROGRESS,
+        models.TransactionState.CONFIRMED: models.ComplianceState.CHECKED,
+        models.TransactionState.DECLINED: models.ComplianceState.DECLINE,
+    }[state]
+    transaction = TransactionView(
+        id="00000000-0000-4000-8000-000000000003",
+        amount=format(Decimal("0.123456789012345678"), "f"),
+        currency="ETH",
+        addressFrom="0x00000000000000000000000000000000000000bb",
+        transactionState=state,
+        complianceState=compliance,
+        translationToAccountCompleted=credited,
+        createdDate="2026-01-01T00:00:00Z",
+        transactionHash="0x" + "ab" * 32,
+    )
+    previous = Previous(
+        models.TransactionState.PENDING_COMPLIANCE_CHECK
+        if state is not models.TransactionState.MEM_POOL_FOUND
+        else models.TransactionState.MEM_POOL_FOUND,
+        models.ComplianceState.IN_PROGRESS,
+        False,
+    )
+    first = state is models.TransactionState.MEM_POOL_FOUND
+    return TransactionData(_CUSTOMER, transaction, None if first else previous, 1 if first else 2)
