@@ -47,14 +47,17 @@ class DeliveryTuning:
     concurrency: int = 512
     disable_after: float = 5 * 86400.0
     read_batch: int = 500
-    # Longer than any attempt can take, so a live worker's delivery is never taken over.
-    lease_margin: float = 15.0
-    # A consumer's unacknowledged stream entries are taken over after this long.
-    reclaim_idle: float = 30.0
 
     @property
     def lease(self) -> float:
-        return self.http_timeout + self.lease_margin
+        """Longer than any attempt can take (the HTTP total timeout, plus as much again and
+        at least 2 s of margin), so a live worker's delivery is never sent twice at once."""
+        return self.http_timeout + max(2.0, self.http_timeout)
+
+    @property
+    def reclaim_idle(self) -> float:
+        """A consumer's unacknowledged stream entries are taken over after this long."""
+        return self.lease
 
 
 class Dispatcher:

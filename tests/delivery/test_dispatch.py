@@ -258,3 +258,29 @@ async def test_a_subscription_failing_for_too_long_is_disabled(
         stop.set()
         await task
         await impatient.aclose()
+
+
+async def test_internal_urls_are_refused_at_subscribe_time_without_the_allow_list(
+    redis_url: str, sandbox: Any, redis: Redis
+) -> None:
+    from litestar.testing import AsyncTestClient
+
+    from bridge.api.app import create_app
+    from tests.conftest import TOKEN, make_settings
+
+    strict = make_settings(redis_url, sandbox.url, BRIDGE_WEBHOOK_ALLOW_HTTP="true")
+    async with AsyncTestClient(app=create_app(strict)) as client:
+        client.headers["Authorization"] = f"Bearer {TOKEN}"
+        for url in (
+            "http://127.0.0.1:9/hook",
+            "http://localhost/hook",
+            "http://10.0.0.1/",
+            "http://169.254.169.254/latest/meta-data",
+            "http://[::1]/",
+            "http://2130706433/",
+        ):
+            answer = await client.post("/v1/subscriptions", json={"url": url})
+            assert answer.status_code == 422, url
+            assert answer.json()["code"] == "url_refused"
+        ftp = await client.post("/v1/subscriptions", json={"url": "ftp://example.com/"})
+        assert ftp.status_code == 422
