@@ -60,7 +60,7 @@ class UrlRefused(ValueError):
     """A webhook URL the policy refuses; ``reason`` is a sentence for the subscriber."""
 
     def __init__(self, url: str, reason: str) -> None:
-        super().__init__(f"{reason}")
+        super().__init__(reason)
         self.url = url
         self.reason = reason
 

@@ -27,7 +27,9 @@ def v1_routes(app: Litestar) -> set[tuple[str, str]]:
             continue
         for method in route.methods - {"HEAD", "OPTIONS"}:
             path = route.path.replace("{customer_id:uuid}", SOME_ID)
-            found.add((method, path.replace("{transaction_id:uuid}", SOME_ID)))
+            path = path.replace("{transaction_id:uuid}", SOME_ID)
+            path = path.replace("{subscription_id:str}", "sub_" + "a" * 24)
+            found.add((method, path.replace("{event_id:str}", "evt_" + "a" * 26)))
     return found
 
 
@@ -46,7 +48,7 @@ def assert_problem(answer: httpx.Response, status: int | None = None) -> dict[st
 async def test_every_v1_route_needs_a_valid_bearer_token(settings: Settings) -> None:
     app = create_app(settings)
     routes = v1_routes(app)
-    assert len(routes) == 15
+    assert len(routes) == 26
     async with AsyncTestClient(app=app) as client:
         for method, path in sorted(routes):
             for headers in (
