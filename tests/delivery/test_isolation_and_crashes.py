@@ -76,9 +76,7 @@ async def test_a_receiver_that_never_answers_does_not_slow_a_healthy_one(
         assert len(app.arrivals("/fast")) == app_before + 200
         assert app.arrivals("/never")  # the dead one was really tried (and timed out)
     alone_p99, mixed_p99 = p99(alone), p99(mixed)
-    print(
-        f"\nhealthy p99 alone {alone_p99 * 1000:.1f} ms, beside a dead one {mixed_p99 * 1000:.1f} ms"
-    )
+    print(f"\nhealthy p99: alone {alone_p99 * 1000:.1f} ms, with a dead one {mixed_p99 * 1000:.1f}")
     # Within 2x of alone; below 20 ms the clock and scheduler noise dominate, so the
     # comparison starts from 20 ms.
     assert mixed_p99 <= 2 * max(alone_p99, 0.02), (alone_p99, mixed_p99)
