@@ -284,3 +284,30 @@ async def test_internal_urls_are_refused_at_subscribe_time_without_the_allow_lis
             assert answer.json()["code"] == "url_refused"
         ftp = await client.post("/v1/subscriptions", json={"url": "ftp://example.com/"})
         assert ftp.status_code == 422
+
+
+async def test_replay_since_a_time_brings_back_exactly_the_later_matching_events(
+    api: Any, worker: Worker, receiver: Receiver
+) -> None:
+    app, url = receiver
+    subscription = await subscribe(api, f"{url}/hook", eventTypes=["customer.created"])
+    for _ in range(3):
+        await api.post("/v1/customers", json={})
+    await asyncio.sleep(0.01)
+    since = time.time()
+    later = [(await api.post("/v1/customers", json={})).json()["id"] for _ in range(2)]
+    blocked = await api.post(f"/v1/customers/{later[0]}/block")  # not a matching type
+    assert blocked.status_code == 200
+    await worker.deliver()
+    await app.wait_for(5, "/hook")
+
+    from datetime import UTC, datetime
+
+    moment = datetime.fromtimestamp(since, UTC).isoformat()
+    replay = await api.post(
+        f"/v1/subscriptions/{subscription['id']}/replay", json={"since": moment}
+    )
+    assert replay.json()["queued"] == 2
+    await worker.deliver()
+    replayed = [json.loads(a.body) for a in (await app.wait_for(7, "/hook"))[5:]]
+    assert sorted(e["data"]["customerId"] for e in replayed) == sorted(later)
