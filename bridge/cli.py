@@ -36,6 +36,7 @@ DEV_ACCOUNT = "0x" + "5a" * 20
 DEV_API_KEY = "dev-api-key"
 DEV_API_SECRET = "dev-api-secret"  # noqa: S105 - development only, documented
 DEV_TOKEN = "dev-token-change-me"  # noqa: S105 - development only, documented
+DEV_WEBHOOK_SECRET = "dev-calypso-webhook-secret"  # noqa: S105 - development only  # noqa: S105 - development only, documented
 DEFAULT_OPENAPI_PATH = Path("openapi-out/openapi.json")
 
 
@@ -86,6 +87,26 @@ def _parser() -> argparse.ArgumentParser:
     dev.add_argument("--port", type=int, default=8080, help="API port (default 8080)")
     dev.add_argument("--sandbox-port", type=int, default=8090, help="sandbox port (default 8090)")
     dev.set_defaults(run=_run_dev)
+
+    receive = roles.add_parser(
+        "receive",
+        help="a local webhook receiver that verifies and prints webhooks",
+        description=_run_receive.__doc__,
+    )
+    receive.add_argument("--host", default="127.0.0.1", help="bind address (default 127.0.0.1)")
+    receive.add_argument("--port", type=int, default=9000, help="port (default 9000)")
+    receive.add_argument(
+        "--path", default="/webhooks", help="path to listen on (default /webhooks)"
+    )
+    receive.add_argument(
+        "--secret",
+        action="append",
+        default=[],
+        help="the subscription's whsec_ secret; repeat during a rotation "
+        "(default: BRIDGE_RECEIVER_SECRET)",
+    )
+    receive.add_argument("--full", action="store_true", help="print whole events")
+    receive.set_defaults(run=_run_receive)
 
     openapi = roles.add_parser(
         "openapi", help="write the OpenAPI document", description=_run_openapi.__doc__
@@ -148,6 +169,10 @@ def _sandbox_config(seed: int | None = None) -> SandboxConfig:
         api_key=env.get("BRIDGE_CALYPSO_API_KEY", DEV_API_KEY),
         api_secret=env.get("BRIDGE_CALYPSO_API_SECRET", DEV_API_SECRET),
         seed=seed,
+        webhook_url=env.get("BRIDGE_SANDBOX_WEBHOOK_URL"),
+        webhook_secret=env.get("BRIDGE_CALYPSO_WEBHOOK_SECRET")
+        if env.get("BRIDGE_SANDBOX_WEBHOOK_URL")
+        else None,
     )
 
 
@@ -178,6 +203,13 @@ def _run_dev(args: argparse.Namespace) -> int:
             "BRIDGE_CALYPSO_API_SECRET": DEV_API_SECRET,
             "BRIDGE_API_TOKENS": DEV_TOKEN,
             "BRIDGE_LOG_FORMAT": "console",
+            # Local receivers (bridge receive) are allowed in development, and the sandbox's
+            # own webhooks reach the API as hints, as Calypso's would.
+            "BRIDGE_WEBHOOK_ALLOW_HTTP": "true",
+            "BRIDGE_WEBHOOK_ALLOWED_NETWORKS": "127.0.0.0/8,::1/128",
+            "BRIDGE_CALYPSO_WEBHOOK_SECRET": DEV_WEBHOOK_SECRET,
+            # The API's /metrics shows the worker's figures too (one process, one registry).
+            "BRIDGE_METRICS_PORT": "0",
             **{k: v for k, v in os.environ.items() if k.startswith("BRIDGE_")},
             "BRIDGE_REDIS_URL": redis_url,
             "BRIDGE_CALYPSO_BASE_URL": f"http://127.0.0.1:{args.sandbox_port}",
@@ -225,25 +257,41 @@ def _dev_redis() -> Iterator[str]:
 
 async def _serve_dev(settings: Settings, api_port: int, sandbox_port: int) -> None:
     from bridge.api.app import create_app
-    from bridge.sandbox.app import create_sandbox_app
+    from bridge.metrics import Metrics
+    from bridge.sandbox.app import SandboxConfig, create_sandbox_app
     from bridge.worker import Worker
 
-    sandbox_app = create_sandbox_app(_sandbox_config())
+    sandbox_app = create_sandbox_app(
+        SandboxConfig(
+            account=settings.calypso_account,
+            api_key=settings.calypso_api_key,
+            api_secret=settings.calypso_api_secret,
+            webhook_url=f"http://127.0.0.1:{api_port}/v1/calypso/webhooks",
+            webhook_secret=settings.calypso_webhook_secret,
+        )
+    )
+    # One process, one registry: the API's /metrics shows the worker's figures too.
+    metrics = Metrics()
     servers = [
         uvicorn.Server(
             uvicorn.Config(app, host="127.0.0.1", port=port, log_config=None, access_log=False)
         )
-        for app, port in ((sandbox_app, sandbox_port), (create_app(settings), api_port))
+        for app, port in (
+            (sandbox_app, sandbox_port),
+            (create_app(settings, metrics=metrics), api_port),
+        )
     ]
     print(
         f"sandbox  http://127.0.0.1:{sandbox_port}  (control endpoints under /sandbox/)\n"
         f"api      http://127.0.0.1:{api_port}  (docs at /docs, token: {DEV_TOKEN})\n"
-        f"worker   polling every {settings.poll_hot_interval:g}s while customers are active\n"
+        f"worker   polling every {settings.poll_hot_interval:g}s while customers are active, "
+        "delivering webhooks\n"
+        f"metrics  http://127.0.0.1:{api_port}/metrics\n"
         "Ctrl-C stops everything.",
         flush=True,
     )
     stop = asyncio.Event()
-    worker = Worker(settings)
+    worker = Worker(settings, metrics=metrics)
     tasks = [asyncio.create_task(server.serve()) for server in servers]
     tasks.append(asyncio.create_task(worker.run(stop)))
     try:
@@ -255,6 +303,27 @@ async def _serve_dev(settings: Settings, api_port: int, sandbox_port: int) -> No
             server.should_exit = True
         await asyncio.gather(*tasks, return_exceptions=True)
         await worker.aclose()
+
+
+def _run_receive(args: argparse.Namespace) -> int:
+    """Receive webhooks locally: verify each with the subscription's secret and print it.
+    Answers 204 to a good signature and 401 to a bad one."""
+    from bridge.delivery.signing import secret_bytes
+    from bridge.receiver import serve_receiver
+
+    secrets = args.secret or [
+        s for s in os.environ.get("BRIDGE_RECEIVER_SECRET", "").split(",") if s.strip()
+    ]
+    if not secrets:
+        raise ConfigError(["--secret: required (or BRIDGE_RECEIVER_SECRET), not set"])
+    for secret in secrets:
+        try:
+            secret_bytes(secret)
+        except ValueError:
+            raise ConfigError(["--secret: not a whsec_ secret"]) from None
+    configure_logging("WARNING", "console")
+    asyncio.run(serve_receiver(args.host, args.port, args.path, secrets, full=args.full))
+    return EXIT_OK
 
 
 def openapi_document() -> str:

@@ -50,6 +50,7 @@ class Settings:
     calypso_webhook_secret: str | None = field(default=None, repr=False)
     http_host: str = "0.0.0.0"  # noqa: S104 - a service in a container listens on all interfaces
     http_port: int = 8080
+    metrics_port: int = 9100
     poll_hot_interval: float = 2.0
     poll_idle_interval: float = 300.0
     poll_lease: float = 60.0
@@ -102,6 +103,7 @@ class Settings:
             ),
             http_host=r.optional("BRIDGE_HTTP_HOST", _non_empty, cls.http_host),
             http_port=r.optional("BRIDGE_HTTP_PORT", _port, cls.http_port),
+            metrics_port=r.optional("BRIDGE_METRICS_PORT", _port_or_off, cls.metrics_port),
             poll_hot_interval=hot,
             poll_idle_interval=idle,
             poll_lease=r.optional("BRIDGE_POLL_LEASE", _positive_duration, cls.poll_lease),
@@ -247,6 +249,10 @@ def _port(value: str) -> int:
     if not value.isdigit() or not 0 < int(value) < 65536:
         raise ValueError(f"{value!r} is not a TCP port (1-65535)")
     return int(value)
+
+
+def _port_or_off(value: str) -> int:
+    return 0 if value == "0" else _port(value)
 
 
 def _positive_int(value: str) -> int:

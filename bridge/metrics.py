@@ -2,11 +2,19 @@
 
 Components receive a ``Metrics`` and record into it; ``/metrics`` exposes the registry.
 Labels are bounded: endpoint names, HTTP statuses, event types and outcomes, never ids.
+Backlog gauges (stream length, consumer-group lag, retry backlog, dead letters, watched
+customers) are read from Redis when scraped, so every replica reports the shared truth.
 """
 
 from __future__ import annotations
 
-from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
+from typing import Any, cast
+
+from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
+from redis.exceptions import ResponseError
+
+from bridge.store.connection import RedisClient
+from bridge.store.keys import Keys
 
 __all__ = ["Metrics"]
 
@@ -69,9 +77,101 @@ class Metrics:
             "Deliveries that used up every attempt.",
             registry=r,
         )
+        self.delivery_latency = Histogram(
+            "bridge_webhook_delivery_latency_seconds",
+            "From the event's append to the stream to its successful delivery.",
+            buckets=_LAG_BUCKETS,
+            registry=r,
+        )
+        self.api_requests = Counter(
+            "bridge_api_requests_total",
+            "API requests by route template, method and status.",
+            ["route", "method", "status"],
+            registry=r,
+        )
+        self.api_seconds = Histogram(
+            "bridge_api_request_seconds",
+            "API request latency by route template.",
+            ["route"],
+            buckets=_LATENCY_BUCKETS,
+            registry=r,
+        )
+        self.stream_length = Gauge(
+            "bridge_stream_length", "Entries in the event stream.", registry=r
+        )
+        self.group_lag = Gauge(
+            "bridge_stream_group_lag",
+            "Stream entries a consumer group has not read yet.",
+            ["group"],
+            registry=r,
+        )
+        self.group_pending = Gauge(
+            "bridge_stream_group_pending",
+            "Stream entries read by a consumer group but not acknowledged.",
+            ["group"],
+            registry=r,
+        )
+        self.retry_backlog = Gauge(
+            "bridge_webhook_retry_backlog",
+            "Deliveries waiting (first attempt or retry) across subscriptions.",
+            registry=r,
+        )
+        self.dead_letter_count = Gauge(
+            "bridge_webhook_dead_letter_queue", "Dead-lettered deliveries now.", registry=r
+        )
+        self.watched = Gauge(
+            "bridge_watched_customers", "Customers the poller watches.", registry=r
+        )
         self.inbound_hints = Counter(
             "bridge_inbound_webhooks_total",
             "Inbound Calypso webhooks by outcome (accepted, duplicate, bad_signature, invalid).",
             ["outcome"],
             registry=r,
         )
+
+    async def refresh_backlog(self, redis: RedisClient, keys: Keys) -> None:
+        """Read the shared backlog figures from Redis into their gauges."""
+        subscriptions = [
+            s.decode() for s in cast(list[bytes], await redis.hkeys(keys.subscriptions))
+        ]
+        async with redis.pipeline(transaction=False) as pipe:
+            pipe.xlen(keys.events)
+            pipe.hlen(keys.watched)
+            for subscription in subscriptions:
+                pipe.zcard(keys.deliveries_due(subscription))
+                pipe.hlen(keys.deliveries_dead(subscription))
+            length, watched, *sizes = await pipe.execute()
+        self.stream_length.set(length)
+        self.watched.set(watched)
+        self.retry_backlog.set(sum(sizes[0::2]))
+        self.dead_letter_count.set(sum(sizes[1::2]))
+        try:
+            groups: list[dict[str, Any]] = await redis.xinfo_groups(keys.events)
+        except ResponseError:  # no stream yet, so no groups
+            groups = []
+        for group in groups:
+            name = _text(group.get("name"))
+            self.group_pending.labels(name).set(int(group.get("pending") or 0))
+            self.group_lag.labels(name).set(int(group.get("lag") or 0))
+
+    def exposition(self) -> bytes:
+        return generate_latest(self.registry)
+
+
+def _text(value: object) -> str:
+    return value.decode() if isinstance(value, bytes) else str(value)
+
+
+class UpstreamMetrics:
+    """Implements :class:`bridge.calypso.hooks.UpstreamHooks`: latency by endpoint and outcome."""
+
+    def __init__(self, metrics: Metrics) -> None:
+        self._metrics = metrics
+
+    async def before(self, endpoint: str) -> None:
+        return None
+
+    async def after(
+        self, endpoint: str, outcome: str, seconds: float, retry_after: float | None
+    ) -> None:
+        self._metrics.upstream_seconds.labels(endpoint, outcome).observe(seconds)

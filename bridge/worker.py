@@ -27,6 +27,7 @@ from bridge.poller.poll import CustomerPoller
 from bridge.poller.ratelimit import UpstreamRateLimit
 from bridge.poller.runner import PollRunner, PollTuning
 from bridge.poller.schedule import PollSchedule
+from bridge.probes import WorkerProbes
 from bridge.store.connection import connect
 from bridge.store.keys import Keys
 
@@ -115,7 +116,21 @@ class Worker:
         )
 
     async def run(self, stop: asyncio.Event) -> None:
-        await asyncio.gather(self.polls.run(stop), self.dispatcher.run(stop))
+        probes = None
+        if self.settings.metrics_port:
+            probes = WorkerProbes(
+                self.redis,
+                self.keys,
+                self.metrics,
+                host=self.settings.http_host,
+                port=self.settings.metrics_port,
+            )
+            await probes.start()
+        try:
+            await asyncio.gather(self.polls.run(stop), self.dispatcher.run(stop))
+        finally:
+            if probes is not None:
+                await probes.stop()
 
     async def drain(self) -> int:
         """Poll every customer due now (tests and one-shot runs)."""

@@ -19,6 +19,7 @@ from bridge.api.auth import bearer_guard
 from bridge.api.customers import CustomerController
 from bridge.api.events import EventController
 from bridge.api.inbound import calypso_webhook
+from bridge.api.observe import RequestObserver
 from bridge.api.problems import exception_handlers
 from bridge.api.services import Services, services_of
 from bridge.api.subscriptions import SubscriptionController
@@ -26,6 +27,7 @@ from bridge.api.transactions import TransactionController
 from bridge.api.watch import WatchController
 from bridge.calypso.retry import RetryPolicy
 from bridge.config import Settings
+from bridge.metrics import Metrics
 
 __all__ = ["create_app"]
 
@@ -37,12 +39,15 @@ documents with a stable `code`; amounts are decimal strings.
 """
 
 
-def create_app(settings: Settings, *, retry: RetryPolicy | None = None) -> Litestar:
+def create_app(
+    settings: Settings, *, retry: RetryPolicy | None = None, metrics: Metrics | None = None
+) -> Litestar:
     """Build the app. Its clients live and die with the app's event loop (the lifespan)."""
+    metrics = metrics or Metrics()
 
     @asynccontextmanager
     async def lifespan(app: Litestar) -> AsyncIterator[None]:
-        services = Services.build(settings, retry=retry)
+        services = Services.build(settings, retry=retry, metrics=metrics)
         app.state.services = services
         try:
             yield
@@ -63,7 +68,8 @@ def create_app(settings: Settings, *, retry: RetryPolicy | None = None) -> Lites
         security=[{"bearer": []}],
     )
     return Litestar(
-        route_handlers=[v1, calypso_webhook, health.live, health.ready],
+        route_handlers=[v1, calypso_webhook, health.live, health.ready, health.metrics],
+        middleware=[RequestObserver(metrics)],
         dependencies={"services": Provide(_services, sync_to_thread=False)},
         exception_handlers=exception_handlers,
         lifespan=[lifespan],

@@ -11,7 +11,7 @@ from redis.exceptions import RedisError
 from bridge.api.problems import ProblemError, problems
 from bridge.api.services import ServicesDep
 
-__all__ = ["live", "ready"]
+__all__ = ["live", "metrics", "ready"]
 
 
 class Health(msgspec.Struct, frozen=True):
@@ -37,3 +37,15 @@ async def ready(services: ServicesDep) -> Health:
             503, "not_ready", "Not ready", "Redis is not reachable.", headers={"Retry-After": "2"}
         ) from None
     return Health("ready")
+
+
+@get(
+    "/metrics",
+    summary="Prometheus metrics of this process, and the shared backlog read from Redis",
+    tags=["health"],
+    media_type="text/plain; version=0.0.4; charset=utf-8",
+    responses=problems(503),
+)
+async def metrics(services: ServicesDep) -> bytes:
+    await services.metrics.refresh_backlog(services.redis, services.keys)
+    return services.metrics.exposition()

@@ -17,7 +17,7 @@ from bridge.delivery.queue import DeliveryQueue
 from bridge.delivery.ssrf import UrlPolicy
 from bridge.delivery.subscriptions import SubscriptionStore
 from bridge.events.stream import EventLog
-from bridge.metrics import Metrics
+from bridge.metrics import Metrics, UpstreamMetrics
 from bridge.poller.schedule import PollSchedule
 from bridge.poller.watchlist import WatchList
 from bridge.store.connection import RedisClient, connect
@@ -86,6 +86,7 @@ class Services:
         metrics: Metrics | None = None,
     ) -> Services:
         redis = connect(settings.redis_url, cluster=settings.redis_cluster)
+        metrics = metrics or Metrics()
         calypso = CalypsoClient(
             base_url=settings.calypso_base_url,
             account=settings.calypso_account,
@@ -93,6 +94,7 @@ class Services:
             api_secret=settings.calypso_api_secret,
             timeout=settings.calypso_timeout,
             retry=retry,
+            hooks=UpstreamMetrics(metrics),
         )
         keys = Keys(settings.key_prefix, settings.calypso_account)
         return cls(
@@ -109,7 +111,7 @@ class Services:
                 max_length=settings.stream_max_length,
             ),
             schedule=PollSchedule(redis, keys),
-            metrics=metrics or Metrics(),
+            metrics=metrics,
             subscriptions=SubscriptionStore(redis, keys),
             deliveries=DeliveryQueue(redis, keys, first_delay=settings.webhook_retry_schedule[0]),
             attempts=AttemptLog(redis, keys),

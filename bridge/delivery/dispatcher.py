@@ -249,7 +249,12 @@ class Dispatcher:
                 await self._dead_letter(subscription, lease, state, "event no longer in stream")
                 return
             secrets = subscription.signing_secrets(int(time.time() * 1000))
-            result = await self._sender.send(subscription.url, lease.item, body, secrets)
+            try:
+                result = await self._sender.send(subscription.url, lease.item, body, secrets)
+            except asyncio.CancelledError:
+                # Stopping: hand the delivery back, due now, for the next worker to send.
+                await asyncio.shield(self._hand_back(subscription, lease, state))
+                raise
             await self._record(subscription, lease, state, result)
         except RedisError as exc:
             # The lease runs out and another worker (or this one) sends it again.
@@ -268,6 +273,9 @@ class Dispatcher:
         self._metrics.delivery_seconds.observe(result.latency_ms / 1000)
         next_at: int | None = None
         if delivered:
+            if state.entry:
+                appended = int(state.entry.split("-", 1)[0]) / 1000
+                self._metrics.delivery_latency.observe(max(0.0, time.time() - appended))
             await self._queue.finish(subscription.id, lease)
             await self._subscriptions.succeeded(subscription.id)
         elif result.outcome is Outcome.GONE:
@@ -324,6 +332,12 @@ class Dispatcher:
         )
         await self._queue.finish(subscription.id, lease, letter)
         self._metrics.dead_letters.inc()
+
+    async def _hand_back(
+        self, subscription: Subscription, lease: Lease, state: DeliveryState
+    ) -> None:
+        with contextlib.suppress(RedisError):
+            await self._queue.retry(subscription.id, lease, int(time.time() * 1000), state)
 
     async def _subscriptions_now(self, *, refresh: bool) -> dict[str, Subscription]:
         # Re-read at most every 500 ms in the delivery loop; the fan-out always re-reads,

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from bridge.metrics import Metrics
+from bridge.metrics import Metrics, UpstreamMetrics
 from bridge.poller.ratelimit import UpstreamRateLimit
 
 __all__ = ["PollerHooks"]
@@ -17,7 +17,7 @@ class PollerHooks:
 
     def __init__(self, limit: UpstreamRateLimit, metrics: Metrics) -> None:
         self._limit = limit
-        self._metrics = metrics
+        self._metrics = UpstreamMetrics(metrics)
 
     async def before(self, endpoint: str) -> None:
         await self._limit.acquire()
@@ -25,7 +25,7 @@ class PollerHooks:
     async def after(
         self, endpoint: str, outcome: str, seconds: float, retry_after: float | None
     ) -> None:
-        self._metrics.upstream_seconds.labels(endpoint, outcome).observe(seconds)
+        await self._metrics.after(endpoint, outcome, seconds, retry_after)
         if outcome == "429":
             pause = DEFAULT_PAUSE if retry_after is None else retry_after
             await self._limit.pause(min(MAX_PAUSE, pause))

@@ -84,6 +84,7 @@ async def measure(args: argparse.Namespace, redis_url: str) -> dict[str, float]:
         "BRIDGE_POLL_IDLE_INTERVAL": f"{int(args.idle)}s",
         "BRIDGE_UPSTREAM_RATE_LIMIT": "100000",
         "BRIDGE_LOG_LEVEL": "WARNING",
+        "BRIDGE_METRICS_PORT": "0",
     }
     procs = [
         subprocess.Popen(  # noqa: ASYNC220 - starting a process returns at once

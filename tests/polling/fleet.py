@@ -35,6 +35,7 @@ def worker_env(redis_url: str, sandbox_url: str, **extra: str) -> dict[str, str]
         "BRIDGE_CALYPSO_BASE_URL": sandbox_url,
         "BRIDGE_UPSTREAM_RATE_LIMIT": "5000",
         "BRIDGE_LOG_LEVEL": "WARNING",
+        "BRIDGE_METRICS_PORT": "0",
         **extra,
     }
 

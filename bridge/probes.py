@@ -1,0 +1,73 @@
+"""The worker's own small HTTP server: liveness, readiness and Prometheus metrics.
+
+Workers serve no API, yet orchestrators need probes and Prometheus needs a scrape target;
+this is that, on ``BRIDGE_METRICS_PORT`` (0 turns it off).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+
+from aiohttp import web
+from redis.exceptions import RedisError
+
+from bridge.metrics import Metrics
+from bridge.store.connection import RedisClient
+from bridge.store.keys import Keys
+
+__all__ = ["WorkerProbes"]
+
+_PROMETHEUS = "text/plain; version=0.0.4; charset=utf-8"
+
+
+class WorkerProbes:
+    def __init__(
+        self, redis: RedisClient, keys: Keys, metrics: Metrics, *, host: str, port: int
+    ) -> None:
+        self._redis = redis
+        self._keys = keys
+        self._metrics = metrics
+        self._host = host
+        self._port = port
+        self._runner: web.AppRunner | None = None
+
+    async def start(self) -> None:
+        app = web.Application()
+        app.router.add_get("/health/live", self._live)
+        app.router.add_get("/health/ready", self._ready)
+        app.router.add_get("/metrics", self._scrape)
+        self._runner = web.AppRunner(app, access_log=None)
+        await self._runner.setup()
+        await web.TCPSite(self._runner, self._host, self._port).start()
+
+    async def stop(self) -> None:
+        if self._runner is not None:
+            await self._runner.cleanup()
+            self._runner = None
+
+    async def _live(self, _: web.Request) -> web.Response:
+        return web.json_response({"status": "ok"})
+
+    async def _ready(self, _: web.Request) -> web.Response:
+        try:
+            await asyncio.wait_for(self._redis.ping(), timeout=1.0)
+        except (RedisError, TimeoutError, OSError):
+            return web.json_response(
+                {
+                    "type": "urn:calypso-bridge:problem:not_ready",
+                    "title": "Not ready",
+                    "status": 503,
+                    "code": "not_ready",
+                    "detail": "Redis is not reachable.",
+                },
+                status=503,
+                content_type="application/problem+json",
+            )
+        return web.json_response({"status": "ready"})
+
+    async def _scrape(self, _: web.Request) -> web.Response:
+        # Without Redis the process's own metrics are still worth serving.
+        with contextlib.suppress(RedisError):
+            await self._metrics.refresh_backlog(self._redis, self._keys)
+        return web.Response(body=self._metrics.exposition(), headers={"Content-Type": _PROMETHEUS})
