@@ -131,7 +131,7 @@ def _run_api(args: argparse.Namespace) -> int:
         port=args.port or settings.http_port,
         log_config=None,
         access_log=False,
-        timeout_graceful_shutdown=20,
+        timeout_graceful_shutdown=max(1, round(settings.shutdown_grace)),
     )
     return EXIT_OK
 

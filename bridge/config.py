@@ -51,6 +51,7 @@ class Settings:
     http_host: str = "0.0.0.0"  # noqa: S104 - a service in a container listens on all interfaces
     http_port: int = 8080
     metrics_port: int = 9100
+    shutdown_grace: float = 10.0
     poll_hot_interval: float = 2.0
     poll_idle_interval: float = 300.0
     poll_lease: float = 60.0
@@ -104,6 +105,9 @@ class Settings:
             http_host=r.optional("BRIDGE_HTTP_HOST", _non_empty, cls.http_host),
             http_port=r.optional("BRIDGE_HTTP_PORT", _port, cls.http_port),
             metrics_port=r.optional("BRIDGE_METRICS_PORT", _port_or_off, cls.metrics_port),
+            shutdown_grace=r.optional(
+                "BRIDGE_SHUTDOWN_GRACE", _positive_duration, cls.shutdown_grace
+            ),
             poll_hot_interval=hot,
             poll_idle_interval=idle,
             poll_lease=r.optional("BRIDGE_POLL_LEASE", _positive_duration, cls.poll_lease),

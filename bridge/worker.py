@@ -81,6 +81,7 @@ class Worker:
                 idle_interval=settings.poll_idle_interval,
                 lease=settings.poll_lease,
                 concurrency=settings.poll_concurrency,
+                grace=settings.shutdown_grace,
             ),
         )
 
@@ -112,6 +113,7 @@ class Worker:
                 endpoint_concurrency=settings.webhook_endpoint_concurrency,
                 concurrency=settings.webhook_concurrency,
                 disable_after=settings.webhook_disable_after,
+                grace=settings.shutdown_grace,
             ),
         )
 

@@ -18,13 +18,26 @@ from bridge.local_redis import free_port
 README = Path(__file__).parent.parent / "README.md"
 
 
-def walkthrough() -> str:
+def block(name: str) -> str:
     text = README.read_text(encoding="utf-8")
-    block = re.search(
-        r"<!-- walkthrough:start -->\n```bash\n(.*?)```\n<!-- walkthrough:end -->", text, re.S
+    found = re.search(rf"<!-- {name}:start -->\n```bash\n(.*?)```\n<!-- {name}:end -->", text, re.S)
+    assert found, f"README lost its {name} markers"
+    return found.group(1)
+
+
+def run_on(script: str, ports: dict[int, int]) -> subprocess.CompletedProcess[str]:
+    for printed, actual in ports.items():
+        assert f"127.0.0.1:{printed}" in script
+        script = script.replace(f"127.0.0.1:{printed}", f"127.0.0.1:{actual}")
+        script = script.replace(f"--port {printed}", f"--port {actual}")
+    return subprocess.run(
+        ["bash", "-euo", "pipefail", "-c", script],
+        capture_output=True,
+        text=True,
+        timeout=90,
+        check=False,
+        cwd=README.parent,
     )
-    assert block, "README lost its walkthrough markers"
-    return block.group(1)
 
 
 def wait_for_port(port: int, process: subprocess.Popen[bytes], timeout: float = 20) -> None:
@@ -71,18 +84,7 @@ def dev_mode(redis_url: str, tmp_path: Path) -> Iterator[tuple[int, int]]:
 @pytest.mark.timeout(90)
 def test_the_readme_walkthrough_runs_as_printed(dev_mode: tuple[int, int]) -> None:
     api_port, sandbox_port = dev_mode
-    script = walkthrough()
-    assert "127.0.0.1:8080" in script
-    assert "127.0.0.1:8090" in script
-    script = script.replace("127.0.0.1:8080", f"127.0.0.1:{api_port}")
-    script = script.replace("127.0.0.1:8090", f"127.0.0.1:{sandbox_port}")
-    result = subprocess.run(
-        ["bash", "-euo", "pipefail", "-c", script],
-        capture_output=True,
-        text=True,
-        timeout=60,
-        check=False,
-    )
+    result = run_on(block("walkthrough"), {8080: api_port, 8090: sandbox_port})
     assert result.returncode == 0, result.stderr + result.stdout
     out = result.stdout
     assert '"externalId":"user-42"' in out
@@ -90,3 +92,23 @@ def test_the_readme_walkthrough_runs_as_printed(dev_mode: tuple[int, int]) -> No
     assert '"currencies":["ETH","USDT_ERC20","USDC_ERC20"]' in out
     assert '"amount":"0.123456789012345678"' in out
     assert '"transactionState":"MEM_POOL_FOUND"' in out
+
+
+@pytest.mark.timeout(120)
+def test_the_readme_tour_delivers_verified_webhooks(dev_mode: tuple[int, int]) -> None:
+    api_port, sandbox_port = dev_mode
+    ports = {8080: api_port, 8090: sandbox_port, 9000: free_port()}
+    result = run_on(block("tour"), ports)
+    assert result.returncode == 0, result.stderr + result.stdout
+    lifecycle = [
+        "transaction.mem_pool_found",
+        "transaction.pending_compliance_check",
+        "transaction.confirmed",
+        "transaction.credited",
+    ]
+    printed = [line.split() for line in result.stdout.splitlines() if " verified " in line]
+    assert [words[2] for words in printed] == lifecycle, result.stdout
+    assert "BAD SIGNATURE" not in result.stdout
+    listing = result.stdout[result.stdout.index('{\n    "items"') :]
+    types = re.findall(r'"type": "([a-z_.]+)"', listing)
+    assert types == ["customer.created", "deposit_address.issued", *lifecycle]

@@ -74,6 +74,8 @@ def create_app(
         exception_handlers=exception_handlers,
         lifespan=[lifespan],
         openapi_config=openapi_config(),
+        # Logging is the process's business (bridge.observability), not the framework's.
+        logging_config=None,
         debug=False,
     )
 

@@ -47,6 +47,7 @@ class DeliveryTuning:
     concurrency: int = 512
     disable_after: float = 5 * 86400.0
     read_batch: int = 500
+    grace: float = 10.0
 
     @property
     def lease(self) -> float:
@@ -347,10 +348,11 @@ class Dispatcher:
             self._known_at = time.monotonic()
         return self._known
 
-    async def _finish_in_flight(self, grace: float = 10.0) -> None:
+    async def _finish_in_flight(self) -> None:
+        """Let running attempts end within the grace period; hand the rest back."""
         if not self._tasks:
             return
-        _, pending = await asyncio.wait(self._tasks, timeout=grace)
+        _, pending = await asyncio.wait(self._tasks, timeout=self._tuning.grace)
         for task in pending:
             task.cancel()
         await asyncio.gather(*pending, return_exceptions=True)

@@ -1,0 +1,156 @@
+"""Metrics, probes, request ids, JSON logs without secrets, and the local receiver."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import signal
+import subprocess
+import sys
+import time
+from typing import Any
+
+import httpx
+import pytest
+from redis.asyncio import Redis
+
+from bridge.delivery.signing import headers as signed_headers
+from bridge.delivery.signing import new_secret
+from bridge.local_redis import free_port
+from bridge.metrics import Metrics
+from bridge.probes import WorkerProbes
+from bridge.store.keys import Keys
+from tests.conftest import ACCOUNT, API_SECRET, TOKEN
+from tests.ops.test_lifecycle import wait_until_listening
+from tests.polling.fleet import worker_env
+from tests.support.processes import bridge_processes
+from tests.support.sandbox_server import RunningServer
+
+
+async def test_api_metrics_cover_requests_upstream_and_the_shared_backlog(api: Any) -> None:
+    await api.post("/v1/customers", json={})
+    await api.get("/v1/customers/6f1c1c52-86f4-4a8e-9d49-0d7c5f0f2b11")
+    answer = await api.get("/metrics", headers={"Authorization": ""})
+    assert answer.status_code == 200
+    assert answer.headers["content-type"].startswith("text/plain")
+    text = answer.text
+    assert 'bridge_api_requests_total{method="POST",route="/v1/customers",status="201"} 1.0' in text
+    assert 'route="/v1/customers/{customer_id}",status="404"' in text
+    assert 'bridge_upstream_request_seconds_count{endpoint="customer.create",outcome="200"}' in text
+    assert "bridge_stream_length 1.0" in text  # customer.created
+    assert "bridge_watched_customers 1.0" in text
+    assert "bridge_webhook_retry_backlog 0.0" in text
+
+
+async def test_request_ids_are_echoed_or_made(api: Any) -> None:
+    given = await api.get("/health/live", headers={"X-Request-ID": "trace-123"})
+    assert given.headers["x-request-id"] == "trace-123"
+    odd = await api.get("/health/live", headers={"X-Request-ID": "x" * 200})
+    made = odd.headers["x-request-id"]
+    assert len(made) == 32
+    assert made != "x" * 200
+
+
+async def test_worker_probes_answer_and_serve_metrics(redis: Redis, redis_url: str) -> None:
+    from bridge.store.connection import connect
+
+    client = connect(redis_url)
+    metrics = Metrics()
+    metrics.polls.labels("ok").inc()
+    port = free_port()
+    probes = WorkerProbes(client, Keys("bridge", ACCOUNT), metrics, host="127.0.0.1", port=port)
+    await probes.start()
+    try:
+        async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{port}") as http:
+            assert (await http.get("/health/live")).json() == {"status": "ok"}
+            assert (await http.get("/health/ready")).json() == {"status": "ready"}
+            scraped = await http.get("/metrics")
+            assert 'bridge_polls_total{outcome="ok"} 1.0' in scraped.text
+            assert "bridge_stream_length" in scraped.text
+    finally:
+        await probes.stop()
+        await client.aclose()
+
+
+@pytest.mark.timeout(60)
+async def test_api_logs_are_json_with_request_ids_and_no_secrets(
+    redis: Redis, redis_url: str, sandbox: RunningServer
+) -> None:
+    port = free_port()
+    env = worker_env(
+        redis_url,
+        sandbox.url,
+        BRIDGE_HTTP_PORT=str(port),
+        BRIDGE_LOG_FORMAT="json",
+        BRIDGE_LOG_LEVEL="INFO",
+    )
+    with bridge_processes("api", 1, env) as (process,):
+        await wait_until_listening(port)
+        async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{port}") as client:
+            auth = {"Authorization": f"Bearer {TOKEN}", "X-Request-ID": "req-42"}
+            await client.post("/v1/customers", json={"email": "a@b.io"}, headers=auth)
+            await client.get("/v1/customers", headers={"Authorization": "Bearer wrong-token-1"})
+        assert process.process is not None
+        process.process.send_signal(signal.SIGTERM)
+        process.process.wait(timeout=10)
+        everything = process.output()  # the log lives in a directory removed on exit
+    lines = [json.loads(line) for line in everything.splitlines() if line.startswith("{")]
+    requests = [line for line in lines if line.get("event") == "request"]
+    assert any(r.get("request_id") == "req-42" and r["status"] == 201 for r in requests)
+    assert all({"timestamp", "level", "logger"} <= set(line) for line in lines)
+    for secret in (TOKEN, API_SECRET, "wrong-token-1"):
+        assert secret not in everything
+
+
+@pytest.mark.timeout(60)
+async def test_bridge_receive_verifies_and_prints_each_webhook() -> None:
+    secret, port = new_secret(), free_port()
+    receiver = subprocess.Popen(
+        [sys.executable, "-m", "bridge", "receive", "--port", str(port), "--secret", secret],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
+    try:
+        body = b'{"id": "evt_1", "type": "ping", "data": {}}'
+        async with httpx.AsyncClient() as client:
+            deadline = time.monotonic() + 15
+            while True:
+                try:
+                    good = await client.post(
+                        f"http://127.0.0.1:{port}/webhooks",
+                        content=body,
+                        headers=signed_headers([secret], "evt_1", int(time.time()), body),
+                    )
+                    break
+                except httpx.TransportError:
+                    assert time.monotonic() < deadline
+                    await asyncio.sleep(0.05)
+            bad = await client.post(
+                f"http://127.0.0.1:{port}/webhooks",
+                content=body,
+                headers=signed_headers([new_secret()], "evt_1", int(time.time()), body),
+            )
+        assert (good.status_code, bad.status_code) == (204, 401)
+    finally:
+        receiver.send_signal(signal.SIGTERM)
+        output, _ = receiver.communicate(timeout=10)
+    assert receiver.returncode == 0
+    lines = [line for line in output.splitlines() if "evt_1" in line]
+    assert "verified" in lines[0]
+    assert "ping" in lines[0]
+    assert "BAD SIGNATURE" in lines[1]
+
+
+def test_bridge_receive_needs_a_secret() -> None:
+    result = subprocess.run(
+        [sys.executable, "-m", "bridge", "receive"],
+        capture_output=True,
+        text=True,
+        timeout=30,
+        check=False,
+        env={"PATH": "/usr/bin:/bin"},
+    )
+    assert result.returncode == 2
+    assert "--secret: required" in result.stderr
+    assert "Traceback" not in result.stderr
