@@ -101,7 +101,6 @@ class Worker:
             keys=self.keys,
             subscriptions=self.subscriptions,
             queue=self.deliveries,
-            attempts=self.attempts,
             sender=self.sender,
             policy=WebhookRetryPolicy(
                 settings.webhook_retry_schedule,

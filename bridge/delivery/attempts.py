@@ -1,6 +1,7 @@
 """The attempt log of a subscription: every try, newest first, cursor-paged.
 
-One capped stream per subscription; an entry keeps what a person debugging a receiver needs
+One capped stream per subscription, written by the delivery queue's settle step together
+with the attempt's consequence. An entry keeps what a person debugging a receiver needs
 (status, latency, error, the start of the response, the attempt number and when the next
 one is due) and nothing that could leak a secret.
 """
@@ -16,8 +17,6 @@ from bridge.store.connection import RedisClient
 from bridge.store.keys import Keys
 
 __all__ = ["Attempt", "AttemptLog", "AttemptPage"]
-
-KEEP_PER_SUBSCRIPTION = 10_000
 
 
 class Attempt(msgspec.Struct, frozen=True, kw_only=True):
@@ -44,14 +43,6 @@ class AttemptLog:
     def __init__(self, redis: RedisClient, keys: Keys) -> None:
         self._redis = redis
         self._keys = keys
-
-    async def add(self, subscription_id: str, attempt: Attempt) -> None:
-        await self._redis.xadd(
-            self._keys.attempts(subscription_id),
-            {"a": msgspec.json.encode(attempt)},
-            maxlen=KEEP_PER_SUBSCRIPTION,
-            approximate=True,
-        )
 
     async def page(self, subscription_id: str, cursor: str | None, limit: int) -> AttemptPage:
         upper = "+" if cursor is None else f"({cursor}"

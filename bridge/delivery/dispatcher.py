@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import dataclasses
 import logging
 import random
 import time
@@ -20,11 +21,19 @@ from collections import defaultdict
 from dataclasses import dataclass
 from typing import cast
 
+import msgspec
 from redis.exceptions import RedisError, ResponseError
 
-from bridge.delivery.attempts import Attempt, AttemptLog
+from bridge.delivery.attempts import Attempt
 from bridge.delivery.circuit import Circuit
-from bridge.delivery.queue import DeadLetter, DeliveryQueue, DeliveryState, FanOut
+from bridge.delivery.queue import (
+    Claimed,
+    DeadLetter,
+    DeliveryQueue,
+    DeliveryState,
+    FanOut,
+    Settlement,
+)
 from bridge.delivery.retry import Outcome, RetryPolicy
 from bridge.delivery.sender import Sender, SendResult
 from bridge.delivery.subscriptions import Subscription, SubscriptionStore, matches
@@ -70,7 +79,6 @@ class Dispatcher:
         keys: Keys,
         subscriptions: SubscriptionStore,
         queue: DeliveryQueue,
-        attempts: AttemptLog,
         sender: Sender,
         policy: RetryPolicy,
         metrics: Metrics,
@@ -82,7 +90,6 @@ class Dispatcher:
         self._keys = keys
         self._subscriptions = subscriptions
         self._queue = queue
-        self._attempts = attempts
         self._sender = sender
         self._policy = policy
         self._metrics = metrics
@@ -92,6 +99,8 @@ class Dispatcher:
         self._circuits: dict[str, Circuit] = defaultdict(Circuit)
         self._tasks: set[asyncio.Task[None]] = set()
         self._work = asyncio.Event()
+        self._settling: list[Settlement] = []
+        self._settle_wake = asyncio.Event()
         self._known: dict[str, Subscription] = {}
         self._known_at = 0.0
 
@@ -103,6 +112,7 @@ class Dispatcher:
             asyncio.create_task(self._fan_out_loop(stop)),
             asyncio.create_task(self._reclaim_loop(stop)),
             asyncio.create_task(self._delivery_loop(stop)),
+            asyncio.create_task(self._settle_loop(stop)),
         ]
         try:
             await stop.wait()
@@ -111,6 +121,7 @@ class Dispatcher:
                 task.cancel()
             await asyncio.gather(*loops, return_exceptions=True)
             await self._finish_in_flight()
+            await self._flush_settlements()
 
     async def drain(self) -> int:
         """Fan out everything unread and deliver everything due now; for tests."""
@@ -121,6 +132,7 @@ class Dispatcher:
         while started := await self._start_due(refresh=True):
             sent += started
             await asyncio.gather(*list(self._tasks))
+            await self._flush_settlements()
         return sent
 
     # -- fan-out -------------------------------------------------------------------------
@@ -232,113 +244,115 @@ class Dispatcher:
             if not claimed:
                 await self._queue.retire(subscription_id)
                 continue
-            bodies = await self._queue.bodies([state for _, state in claimed])
-            for (lease, state), body in zip(claimed, bodies, strict=True):
+            for delivery in claimed:
                 self._in_flight[subscription_id] += 1
-                task = asyncio.create_task(self._deliver(subscription, lease, state, body))
+                task = asyncio.create_task(self._deliver(subscription, delivery))
                 self._tasks.add(task)
                 task.add_done_callback(self._tasks.discard)
                 started += 1
         return started
 
-    async def _deliver(
-        self, subscription: Subscription, lease: Lease, state: DeliveryState, body: bytes | None
-    ) -> None:
+    async def _deliver(self, subscription: Subscription, delivery: Claimed) -> None:
+        lease, state = delivery.lease, delivery.state
         try:
-            if body is None:
+            if delivery.body is None:
                 # Trimmed from the stream before it could be delivered: nothing left to send.
-                await self._dead_letter(subscription, lease, state, "event no longer in stream")
+                self._settle(_dead(subscription.id, lease, state, "event no longer in stream"))
                 return
             secrets = subscription.signing_secrets(int(time.time() * 1000))
             try:
-                result = await self._sender.send(subscription.url, lease.item, body, secrets)
+                result = await self._sender.send(
+                    subscription.url, lease.item, delivery.body, secrets
+                )
             except asyncio.CancelledError:
                 # Stopping: hand the delivery back, due now, for the next worker to send.
-                await asyncio.shield(self._hand_back(subscription, lease, state))
+                with contextlib.suppress(RedisError):
+                    await asyncio.shield(self._queue.hand_back(subscription.id, lease))
                 raise
-            await self._record(subscription, lease, state, result)
-        except RedisError as exc:
-            # The lease runs out and another worker (or this one) sends it again.
-            log.warning("delivery bookkeeping failed: %s", type(exc).__name__)
+            self._settle(self._outcome(subscription, lease, state, result))
         finally:
             self._in_flight[subscription.id] -= 1
             self._work.set()
 
-    async def _record(
+    def _outcome(
         self, subscription: Subscription, lease: Lease, state: DeliveryState, result: SendResult
-    ) -> None:
+    ) -> Settlement:
         attempt = state.attempts + 1
         delivered = result.outcome is Outcome.DELIVERED
         self._circuits[subscription.id].record(delivered)
         self._metrics.deliveries.labels(result.outcome.value).inc()
         self._metrics.delivery_seconds.observe(result.latency_ms / 1000)
+        now = time.time()
+        if delivered and state.entry:
+            appended = int(state.entry.split("-", 1)[0]) / 1000
+            self._metrics.delivery_latency.observe(max(0.0, now - appended))
         next_at: int | None = None
-        if delivered:
-            if state.entry:
-                appended = int(state.entry.split("-", 1)[0]) / 1000
-                self._metrics.delivery_latency.observe(max(0.0, time.time() - appended))
-            await self._queue.finish(subscription.id, lease)
-            await self._subscriptions.succeeded(subscription.id)
-        elif result.outcome is Outcome.GONE:
-            await self._queue.finish(subscription.id, lease)
-            await self._subscriptions.disable(subscription.id, "gone")
-            log.warning("subscription answered 410 Gone: disabled", extra={"id": subscription.id})
+        settlement: Settlement
+        if delivered or result.outcome is Outcome.GONE:
+            settlement = Settlement(subscription.id, lease, "done", failed=not delivered)
         else:
             delay = self._policy.next_delay(attempt, retry_after=result.retry_after, rng=self._rng)
             if delay is None:
-                await self._dead_letter(subscription, lease, state, result.outcome.value, attempt)
+                settlement = _dead(subscription.id, lease, state, result.outcome.value, attempt)
             else:
-                next_at = int((time.time() + delay) * 1000)
+                next_at = int((now + delay) * 1000)
                 retried = DeliveryState(state.eventType, attempt, state.entry, state.body)
-                await self._queue.retry(subscription.id, lease, next_at, retried)
-            disable_after_ms = int(self._tuning.disable_after * 1000)
-            if await self._subscriptions.failed(subscription.id, disable_after_ms):
-                await self._subscriptions.disable(subscription.id, "failing")
-                log.warning(
-                    "subscription failing too long: disabled", extra={"id": subscription.id}
+                settlement = Settlement(
+                    subscription.id, lease, "retry", failed=True, due_ms=next_at, state=retried
                 )
-        await self._attempts.add(
-            subscription.id,
-            Attempt(
-                eventId=lease.item,
-                eventType=state.eventType,
-                attempt=attempt,
-                outcome=result.outcome.value,
-                at=int(time.time() * 1000),
-                latencyMs=round(result.latency_ms, 3),
-                status=result.status,
-                error=result.error,
-                response=result.response,
-                nextAttemptAt=next_at,
-                test=state.body is not None,
-            ),
-        )
-
-    async def _dead_letter(
-        self,
-        subscription: Subscription,
-        lease: Lease,
-        state: DeliveryState,
-        outcome: str,
-        attempts: int | None = None,
-    ) -> None:
-        letter = DeadLetter(
+        record = Attempt(
             eventId=lease.item,
             eventType=state.eventType,
-            attempts=state.attempts if attempts is None else attempts,
-            lastOutcome=outcome,
-            at=int(time.time() * 1000),
-            entry=state.entry,
-            body=state.body,
+            attempt=attempt,
+            outcome=result.outcome.value,
+            at=int(now * 1000),
+            latencyMs=round(result.latency_ms, 3),
+            status=result.status,
+            error=result.error,
+            response=result.response,
+            nextAttemptAt=next_at,
+            test=state.body is not None,
         )
-        await self._queue.finish(subscription.id, lease, letter)
-        self._metrics.dead_letters.inc()
+        gone = result.outcome is Outcome.GONE
+        return dataclasses.replace(settlement, attempt=_encode_attempt(record), gone=gone)
 
-    async def _hand_back(
-        self, subscription: Subscription, lease: Lease, state: DeliveryState
-    ) -> None:
-        with contextlib.suppress(RedisError):
-            await self._queue.retry(subscription.id, lease, int(time.time() * 1000), state)
+    def _settle(self, settlement: Settlement) -> None:
+        self._settling.append(settlement)
+        self._settle_wake.set()
+
+    async def _settle_loop(self, stop: asyncio.Event) -> None:
+        while not stop.is_set():
+            await self._settle_wake.wait()
+            self._settle_wake.clear()
+            try:
+                await self._flush_settlements()
+            except RedisError as exc:
+                # Unsettled deliveries keep their leases, which run out: they are sent again.
+                log.warning("settling attempts failed: %s", type(exc).__name__)
+                await _sleep_unless(stop, 0.5)
+
+    async def _flush_settlements(self) -> None:
+        batch, self._settling = self._settling, []
+        if not batch:
+            return
+        failing = await self._queue.settle(batch)
+        disable_after_ms = int(self._tuning.disable_after * 1000)
+        now_ms = int(time.time() * 1000)
+        for settlement, since in zip(batch, failing, strict=True):
+            if settlement.kind == "dead":
+                self._metrics.dead_letters.inc()
+            if settlement.gone:
+                await self._subscriptions.disable(settlement.subscription_id, "gone")
+                log.warning(
+                    "subscription answered 410 Gone: disabled",
+                    extra={"subscription": settlement.subscription_id},
+                )
+            elif since is not None and now_ms - since >= disable_after_ms:
+                await self._subscriptions.disable(settlement.subscription_id, "failing")
+                log.warning(
+                    "subscription failing too long: disabled",
+                    extra={"subscription": settlement.subscription_id},
+                )
 
     async def _subscriptions_now(self, *, refresh: bool) -> dict[str, Subscription]:
         # Re-read at most every 500 ms in the delivery loop; the fan-out always re-reads,
@@ -356,6 +370,32 @@ class Dispatcher:
         for task in pending:
             task.cancel()
         await asyncio.gather(*pending, return_exceptions=True)
+
+
+def _dead(
+    subscription_id: str,
+    lease: Lease,
+    state: DeliveryState,
+    outcome: str,
+    attempts: int | None = None,
+) -> Settlement:
+    letter = DeadLetter(
+        eventId=lease.item,
+        eventType=state.eventType,
+        attempts=state.attempts if attempts is None else attempts,
+        lastOutcome=outcome,
+        at=int(time.time() * 1000),
+        entry=state.entry,
+        body=state.body,
+    )
+    return Settlement(subscription_id, lease, "dead", failed=attempts is not None, dead=letter)
+
+
+_attempt_encoder = msgspec.json.Encoder()
+
+
+def _encode_attempt(attempt: Attempt) -> bytes:
+    return _attempt_encoder.encode(attempt)
 
 
 def _wants(subscription: Subscription, event_type: str, customer: str | None, entry: str) -> bool:

@@ -6,6 +6,9 @@ into deliveries and acknowledging the entry is one script, so a crash either lea
 entry pending for the consumer group (it is claimed again) or has created every delivery;
 never half. A delivery leaves the queue only when it succeeded, was refused for good (410)
 or went to the dead-letter record, each under the lease of the worker that sent it.
+
+The hot path is batched: one claim returns leases with their states and event bytes, and
+the outcomes of many attempts are settled in one pipelined round trip.
 """
 
 from __future__ import annotations
@@ -13,67 +16,19 @@ from __future__ import annotations
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import cast
+from typing import Literal, cast
 
 import msgspec
+from redis.exceptions import NoScriptError
 
+from bridge.delivery import lua
 from bridge.store.connection import RedisClient
 from bridge.store.keys import Keys
-from bridge.store.leases import CLAIM, Lease, parse_claimed
+from bridge.store.leases import Lease
 
-__all__ = ["DeadLetter", "DeliveryQueue", "DeliveryState", "FanOut"]
+__all__ = ["Claimed", "DeadLetter", "DeliveryQueue", "DeliveryState", "FanOut", "Settlement"]
 
-# KEYS: stream, active set, then (due, state) per target subscription.
-# ARGV: group, entry id, event id, state json, due ms, then one subscription id per target.
-# Creates the deliveries of one stream entry and acknowledges it, in one step.
-_FAN_OUT = """
-for i = 3, #KEYS, 2 do
-  if redis.call('HSETNX', KEYS[i + 1], ARGV[3], ARGV[4]) == 1 then
-    redis.call('ZADD', KEYS[i], ARGV[5], ARGV[3])
-  end
-  redis.call('SADD', KEYS[2], ARGV[6 + (i - 3) / 2])
-end
-redis.call('XACK', KEYS[1], ARGV[1], ARGV[2])
-return 1
-"""
-
-# KEYS: due, state, dead, active. ARGV: event id, state json, due ms, subscription id.
-# Queues a delivery again (replay, redeliver, test); one already waiting is left alone.
-_ENQUEUE = """
-if redis.call('HEXISTS', KEYS[2], ARGV[1]) == 1 then return 0 end
-redis.call('HSET', KEYS[2], ARGV[1], ARGV[2])
-redis.call('ZADD', KEYS[1], ARGV[3], ARGV[1])
-redis.call('HDEL', KEYS[3], ARGV[1])
-redis.call('SADD', KEYS[4], ARGV[4])
-return 1
-"""
-
-# KEYS: due, leases, state, dead. ARGV: event id, lease token, dead-letter record or ''.
-# Ends a delivery for good, only while this worker still holds it.
-_FINISH = """
-if redis.call('HGET', KEYS[2], ARGV[1]) ~= ARGV[2] then return 0 end
-redis.call('HDEL', KEYS[2], ARGV[1])
-redis.call('ZREM', KEYS[1], ARGV[1])
-redis.call('HDEL', KEYS[3], ARGV[1])
-if ARGV[3] ~= '' then redis.call('HSET', KEYS[4], ARGV[1], ARGV[3]) end
-return 1
-"""
-
-# KEYS: due, leases, state. ARGV: event id, lease token, due ms, state json.
-# Schedules the next attempt, only while this worker still holds the delivery.
-_RETRY = """
-if redis.call('HGET', KEYS[2], ARGV[1]) ~= ARGV[2] then return 0 end
-redis.call('HDEL', KEYS[2], ARGV[1])
-redis.call('ZADD', KEYS[1], 'XX', ARGV[3], ARGV[1])
-redis.call('HSET', KEYS[3], ARGV[1], ARGV[4])
-return 1
-"""
-
-# KEYS: due, active. ARGV: subscription id. Forgets an empty queue, atomically.
-_RETIRE = """
-if redis.call('ZCARD', KEYS[1]) == 0 then return redis.call('SREM', KEYS[2], ARGV[1]) end
-return 0
-"""
+ATTEMPT_LOG_LENGTH = 10_000
 
 
 class DeliveryState(msgspec.Struct, frozen=True, omit_defaults=True):
@@ -101,8 +56,33 @@ class FanOut:
     subscription_ids: tuple[str, ...]
 
 
+@dataclass(frozen=True, slots=True)
+class Claimed:
+    lease: Lease
+    state: DeliveryState
+    body: bytes | None
+
+
+@dataclass(frozen=True, slots=True)
+class Settlement:
+    """What an attempt came to: done (delivered or gone), retry at ``due_ms``, or dead."""
+
+    subscription_id: str
+    lease: Lease
+    kind: Literal["done", "retry", "dead"]
+    failed: bool
+    gone: bool = False
+    attempt: bytes = b""
+    due_ms: int = 0
+    state: DeliveryState | None = None
+    dead: DeadLetter | None = None
+
+
 def _now_ms() -> int:
     return int(time.time() * 1000)
+
+
+_state_decoder = msgspec.json.Decoder(DeliveryState)
 
 
 class DeliveryQueue:
@@ -110,35 +90,51 @@ class DeliveryQueue:
         self._redis = redis
         self._keys = keys
         self._first_delay_ms = int(first_delay * 1000)
-        self._enqueue = redis.register_script(_ENQUEUE)
-        self._claim = redis.register_script(CLAIM)
-        self._finish = redis.register_script(_FINISH)
-        self._retry = redis.register_script(_RETRY)
-        self._retire = redis.register_script(_RETIRE)
+        self._shas: dict[str, str] = {}
+        self._enqueue = redis.register_script(lua.ENQUEUE)
+        self._claim = redis.register_script(lua.CLAIM_WITH_BODIES)
+        self._return = redis.register_script(lua.RETURN)
+        self._retire = redis.register_script(lua.RETIRE)
+
+    async def _sha(self, script: str) -> str:
+        if script not in self._shas:
+            self._shas[script] = str(await self._redis.script_load(script))
+        return self._shas[script]
+
+    async def _pipelined(
+        self, script: str, calls: Sequence[tuple[list[str], list[object]]]
+    ) -> list[object]:
+        """EVALSHA many calls of one script in one round trip (reloading it once if Redis
+        restarted and forgot its scripts)."""
+        for attempt in range(2):
+            sha = await self._sha(script)
+            async with self._redis.pipeline(transaction=False) as pipe:
+                for keys, args in calls:
+                    pipe.evalsha(sha, len(keys), *keys, *args)  # type: ignore[arg-type]
+                try:
+                    return cast(list[object], await pipe.execute())
+                except NoScriptError:
+                    if attempt:
+                        raise
+                    self._shas.clear()
+        raise AssertionError("unreachable")
 
     async def fan_out(self, group: str, batch: Sequence[FanOut]) -> None:
         """Create the deliveries of stream entries and acknowledge them (one round trip)."""
         due = _now_ms() + self._first_delay_ms
-        async with self._redis.pipeline(transaction=False) as pipe:
-            for item in batch:
-                state = msgspec.json.encode(DeliveryState(item.event_type, entry=item.entry_id))
-                keys = [self._keys.events, self._keys.deliveries_active]
-                for subscription_id in item.subscription_ids:
-                    keys += [
-                        self._keys.deliveries_due(subscription_id),
-                        self._keys.deliveries_state(subscription_id),
-                    ]
-                args: list[str | int | bytes] = [
-                    group,
-                    item.entry_id,
-                    item.event_id,
-                    state,
-                    due,
-                    *item.subscription_ids,
+        calls: list[tuple[list[str], list[object]]] = []
+        for item in batch:
+            state = msgspec.json.encode(DeliveryState(item.event_type, entry=item.entry_id))
+            keys = [self._keys.events, self._keys.deliveries_active]
+            for subscription_id in item.subscription_ids:
+                keys += [
+                    self._keys.deliveries_due(subscription_id),
+                    self._keys.deliveries_state(subscription_id),
                 ]
-                # EVAL, not a registered script: a pipeline cannot load scripts on demand.
-                pipe.eval(_FAN_OUT, len(keys), *keys, *args)
-            await pipe.execute()
+            args = [group, item.entry_id, item.event_id, state, due, *item.subscription_ids]
+            calls.append((keys, args))
+        if calls:
+            await self._pipelined(lua.FAN_OUT, calls)
 
     async def enqueue(self, subscription_id: str, event_id: str, state: DeliveryState) -> bool:
         keys = [
@@ -161,72 +157,67 @@ class DeliveryQueue:
 
     async def claim(
         self, subscription_id: str, worker: str, limit: int, lease_seconds: float
-    ) -> list[tuple[Lease, DeliveryState]]:
+    ) -> list[Claimed]:
         keys = [
             self._keys.deliveries_due(subscription_id),
             self._keys.deliveries_leases(subscription_id),
-            self._keys.deliveries_unused(subscription_id),
+            self._keys.deliveries_state(subscription_id),
+            self._keys.events,
         ]
         args: list[str | int] = [_now_ms(), int(lease_seconds * 1000), limit, worker]
-        leases = parse_claimed(await self._claim(keys=keys, args=args))
-        if not leases:
-            return []
-        states = await self._redis.hmget(
-            self._keys.deliveries_state(subscription_id), [lease.item for lease in leases]
+        rows = cast(
+            list[tuple[bytes, bytes, bytes, bytes | None]],
+            await self._claim(keys=keys, args=args),
         )
-        return [
-            (lease, msgspec.json.decode(raw, type=DeliveryState))
-            for lease, raw in zip(leases, states, strict=True)
-            if raw is not None
-        ]
+        claimed = []
+        for item, token, raw_state, body in rows:
+            state = _state_decoder.decode(raw_state)
+            lease = Lease(item.decode(), token.decode(), 0.0)
+            claimed.append(Claimed(lease, state, state.body if state.body is not None else body))
+        return claimed
 
-    async def bodies(self, states: Sequence[DeliveryState]) -> list[bytes | None]:
-        """The event bytes of each delivery (None if the stream no longer has them)."""
-        async with self._redis.pipeline(transaction=False) as pipe:
-            wanted = [s.entry for s in states if s.body is None and s.entry]
-            for entry in wanted:
-                pipe.xrange(self._keys.events, entry, entry)
-            found = dict(zip(wanted, await pipe.execute(), strict=True))
-        bodies: list[bytes | None] = []
-        for state in states:
-            if state.body is not None:
-                bodies.append(state.body)
-                continue
-            entries = found.get(state.entry or "")
-            bodies.append(entries[0][1][b"event"] if entries else None)
-        return bodies
+    async def settle(self, settlements: Sequence[Settlement]) -> list[int | None]:
+        """Record many outcomes in one round trip; for each, the unix ms since when its
+        subscription has been failing (None if not failing, or if the lease was lost)."""
+        now = _now_ms()
+        calls: list[tuple[list[str], list[object]]] = []
+        for s in settlements:
+            sub = s.subscription_id
+            keys = [
+                self._keys.deliveries_due(sub),
+                self._keys.deliveries_leases(sub),
+                self._keys.deliveries_state(sub),
+                self._keys.deliveries_dead(sub),
+                self._keys.attempts(sub),
+                self._keys.subscriptions_failing,
+            ]
+            args: list[object] = [
+                s.lease.item,
+                s.lease.token,
+                s.kind,
+                s.due_ms,
+                b"" if s.state is None else msgspec.json.encode(s.state),
+                b"" if s.dead is None else msgspec.json.encode(s.dead),
+                s.attempt,
+                sub,
+                now,
+                ATTEMPT_LOG_LENGTH,
+                "1" if s.failed else "0",
+            ]
+            calls.append((keys, args))
+        answers = await self._pipelined(lua.SETTLE, calls) if calls else []
+        failing: list[int | None] = []
+        for answer in cast(list[list[object]], answers):
+            since = answer[1] if len(answer) > 1 else None
+            failing.append(int(cast(bytes, since)) if since else None)
+        return failing
 
-    async def finish(
-        self, subscription_id: str, lease: Lease, dead: DeadLetter | None = None
-    ) -> bool:
+    async def hand_back(self, subscription_id: str, lease: Lease) -> bool:
         keys = [
             self._keys.deliveries_due(subscription_id),
             self._keys.deliveries_leases(subscription_id),
-            self._keys.deliveries_state(subscription_id),
-            self._keys.deliveries_dead(subscription_id),
         ]
-        record = b"" if dead is None else msgspec.json.encode(dead)
-        return bool(await self._finish(keys=keys, args=[lease.item, lease.token, record]))
-
-    async def retry(
-        self,
-        subscription_id: str,
-        lease: Lease,
-        due_ms: int,
-        state: DeliveryState,
-    ) -> bool:
-        keys = [
-            self._keys.deliveries_due(subscription_id),
-            self._keys.deliveries_leases(subscription_id),
-            self._keys.deliveries_state(subscription_id),
-        ]
-        args: list[str | int | bytes] = [
-            lease.item,
-            lease.token,
-            due_ms,
-            msgspec.json.encode(state),
-        ]
-        return bool(await self._retry(keys=keys, args=args))
+        return bool(await self._return(keys=keys, args=[lease.item, lease.token, _now_ms()]))
 
     async def retire(self, subscription_id: str) -> None:
         keys = [self._keys.deliveries_due(subscription_id), self._keys.deliveries_active]

@@ -1,0 +1,113 @@
+"""The delivery queue's Lua scripts; each one is a single atomic step in Redis.
+
+Every key a script touches is passed in KEYS and shares the account's hash tag, so they
+run unchanged on Redis Cluster.
+"""
+
+from __future__ import annotations
+
+__all__ = ["CLAIM_WITH_BODIES", "ENQUEUE", "FAN_OUT", "RETIRE", "RETURN", "SETTLE"]
+
+# KEYS: stream, active set, then (due, state) per target subscription.
+# ARGV: group, entry id, event id, state json, due ms, then one subscription id per target.
+# Creates the deliveries of one stream entry and acknowledges it: the entry is acked exactly
+# when its deliveries exist, so a crash leaves it pending (claimed again) and a repeat adds
+# nothing (HSETNX).
+FAN_OUT = """
+for i = 3, #KEYS, 2 do
+  if redis.call('HSETNX', KEYS[i + 1], ARGV[3], ARGV[4]) == 1 then
+    redis.call('ZADD', KEYS[i], ARGV[5], ARGV[3])
+  end
+  redis.call('SADD', KEYS[2], ARGV[6 + (i - 3) / 2])
+end
+redis.call('XACK', KEYS[1], ARGV[1], ARGV[2])
+return 1
+"""
+
+# KEYS: due, state, dead, active. ARGV: event id, state json, due ms, subscription id.
+# Queues a delivery again (replay, redeliver, test); one already waiting is left alone.
+ENQUEUE = """
+if redis.call('HEXISTS', KEYS[2], ARGV[1]) == 1 then return 0 end
+redis.call('HSET', KEYS[2], ARGV[1], ARGV[2])
+redis.call('ZADD', KEYS[1], ARGV[3], ARGV[1])
+redis.call('HDEL', KEYS[3], ARGV[1])
+redis.call('SADD', KEYS[4], ARGV[4])
+return 1
+"""
+
+# KEYS: due, leases, state, stream. ARGV: now ms, lease ms, limit, worker.
+# Leases up to ARGV[3] due deliveries (one whose lease is still running is skipped, never
+# shared) and returns each with its state and the event's bytes, in one round trip.
+CLAIM_WITH_BODIES = """
+local now = tonumber(ARGV[1])
+local expiry = now + tonumber(ARGV[2])
+local due = redis.call('ZRANGEBYSCORE', KEYS[1], '-inf', now, 'LIMIT', 0, ARGV[3])
+local claimed = {}
+for _, item in ipairs(due) do
+  local lease = redis.call('HGET', KEYS[2], item)
+  local held_until = lease and tonumber(string.match(lease, ':(%d+)$')) or 0
+  local state = redis.call('HGET', KEYS[3], item)
+  if held_until <= now and state then
+    local token = ARGV[4] .. ':' .. expiry
+    redis.call('HSET', KEYS[2], item, token)
+    redis.call('ZADD', KEYS[1], expiry, item)
+    local body = false
+    local entry = cjson.decode(state)['entry']
+    if entry then
+      local found = redis.call('XRANGE', KEYS[4], entry, entry)
+      if found[1] then
+        local fields = found[1][2]
+        for f = 1, #fields, 2 do
+          if fields[f] == 'event' then body = fields[f + 1] end
+        end
+      end
+    end
+    table.insert(claimed, {item, token, state, body})
+  elseif not state then
+    redis.call('ZREM', KEYS[1], item)
+  end
+end
+return claimed
+"""
+
+# KEYS: due, leases, state, dead, attempts, failing.
+# ARGV: item, token, kind (done|retry|dead), due ms, state json, dead-letter json,
+#       attempt json, subscription id, now ms, attempt-log length, failed (1|0).
+# Records an attempt and what follows from it in one step, only while this worker still
+# holds the delivery; returns {1, failing-since or false}, or {0} if the lease was lost.
+SETTLE = """
+if redis.call('HGET', KEYS[2], ARGV[1]) ~= ARGV[2] then return {0} end
+redis.call('HDEL', KEYS[2], ARGV[1])
+if ARGV[3] == 'retry' then
+  redis.call('ZADD', KEYS[1], 'XX', ARGV[4], ARGV[1])
+  redis.call('HSET', KEYS[3], ARGV[1], ARGV[5])
+else
+  redis.call('ZREM', KEYS[1], ARGV[1])
+  redis.call('HDEL', KEYS[3], ARGV[1])
+  if ARGV[3] == 'dead' then redis.call('HSET', KEYS[4], ARGV[1], ARGV[6]) end
+end
+if ARGV[7] ~= '' then
+  redis.call('XADD', KEYS[5], 'MAXLEN', '~', ARGV[10], '*', 'a', ARGV[7])
+end
+if ARGV[11] == '1' then
+  redis.call('HSETNX', KEYS[6], ARGV[8], ARGV[9])
+  return {1, redis.call('HGET', KEYS[6], ARGV[8])}
+end
+redis.call('HDEL', KEYS[6], ARGV[8])
+return {1, false}
+"""
+
+# KEYS: due, leases. ARGV: item, token, due ms.
+# Hands a delivery back unsent (a stopping worker), due at ARGV[3], without an attempt.
+RETURN = """
+if redis.call('HGET', KEYS[2], ARGV[1]) ~= ARGV[2] then return 0 end
+redis.call('HDEL', KEYS[2], ARGV[1])
+redis.call('ZADD', KEYS[1], 'XX', ARGV[3], ARGV[1])
+return 1
+"""
+
+# KEYS: due, active. ARGV: subscription id. Forgets an empty queue, atomically.
+RETIRE = """
+if redis.call('ZCARD', KEYS[1]) == 0 then return redis.call('SREM', KEYS[2], ARGV[1]) end
+return 0
+"""
