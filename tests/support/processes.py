@@ -7,7 +7,7 @@ import signal
 import subprocess
 import sys
 import tempfile
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from pathlib import Path
 
@@ -57,10 +57,19 @@ class BridgeProcess:
 
 @contextmanager
 def bridge_processes(
-    role: str, count: int, env: Mapping[str, str]
+    role: str,
+    count: int,
+    env: Mapping[str, str],
+    each: Callable[[int], Mapping[str, str]] | None = None,
 ) -> Iterator[list[BridgeProcess]]:
+    """``count`` processes of one role; ``each(n)`` adds settings of the n-th (its port)."""
     with tempfile.TemporaryDirectory(prefix="bridge-procs-") as directory:
-        processes = [BridgeProcess(role, env, Path(directory), f"{role}-{n}") for n in range(count)]
+        processes = [
+            BridgeProcess(
+                role, {**env, **(each(n) if each else {})}, Path(directory), f"{role}-{n}"
+            )
+            for n in range(count)
+        ]
         for process in processes:
             process.start()
         try:
