@@ -28,7 +28,7 @@ from bridge.store.leases import Lease
 
 __all__ = ["Claimed", "DeadLetter", "DeliveryQueue", "DeliveryState", "FanOut", "Settlement"]
 
-ATTEMPT_LOG_LENGTH = 10_000
+ATTEMPT_LOG_LENGTH = 2_000  # per subscription; see deploy/CAPACITY.md
 
 
 class DeliveryState(msgspec.Struct, frozen=True, omit_defaults=True):
