@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 import uvicorn
+import uvloop
 
 from bridge import __version__
 from bridge.config import ConfigError, Settings
@@ -142,7 +143,8 @@ def _run_worker(args: argparse.Namespace) -> int:
     lets running polls finish (10 s at most) and hands the rest back."""
     settings = Settings.from_env(os.environ)
     configure_logging(settings.log_level, settings.log_format)
-    asyncio.run(_serve_worker(settings))
+    # uvloop: the delivery path spends a quarter of its time in the event loop itself.
+    uvloop.run(_serve_worker(settings))
     return EXIT_OK
 
 
@@ -215,7 +217,7 @@ def _run_dev(args: argparse.Namespace) -> int:
             "BRIDGE_CALYPSO_BASE_URL": f"http://127.0.0.1:{args.sandbox_port}",
         }
         settings = Settings.from_env(environ)
-        asyncio.run(_serve_dev(settings, args.port, args.sandbox_port))
+        uvloop.run(_serve_dev(settings, args.port, args.sandbox_port))
     return EXIT_OK
 
 

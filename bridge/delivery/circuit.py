@@ -32,6 +32,11 @@ class Circuit:
         self._trial = True
         return 1
 
+    def allows_any(self, now: float | None = None) -> bool:
+        """False only while open and cooling down (nothing may go out, nothing should wait)."""
+        now = time.monotonic() if now is None else now
+        return self.failures < self.threshold or now >= self.open_until
+
     def record(self, success: bool, now: float | None = None) -> None:
         now = time.monotonic() if now is None else now
         self._trial = False

@@ -1,52 +1,47 @@
 """The webhook dispatcher: from the event stream to every subscriber, at least once.
 
-Two loops per worker. *Fan-out* reads the stream as one consumer of the dispatcher's group
-and turns each event into deliveries for the subscriptions that want it (created and acked
-in one step; entries of a crashed consumer are taken over with XAUTOCLAIM). *Delivery*
-claims due deliveries per subscription under a lease longer than the HTTP timeout plus a
-margin (a slow receiver is never hit twice in parallel), sends them, and records the
-attempt, the next retry or the dead letter. Each endpoint has its own concurrency bound and
-circuit breaker, so one slow or dead receiver never holds up the others.
+Per worker, four loops. *Fan-out* turns stream entries into deliveries (see
+:mod:`bridge.delivery.fanout`); *reclaim* takes over the entries of a crashed consumer.
+*Delivery* claims due deliveries per subscription in batches, under a lease longer than the
+HTTP timeout plus a margin (a slow receiver is never hit twice in parallel), and sends them
+within each endpoint's concurrency bound and circuit breaker, so one slow or dead receiver
+never holds up the others. *Settle* writes the outcomes of many attempts (attempt log,
+retry or dead letter, the failing clock) in one round trip.
+
+Claims run ahead of sending: a subscription keeps up to twice its concurrency claimed, so
+a finished attempt is followed at once by the next one, without a Redis round trip in
+between. A claimed delivery that waited too long to leave its lease a full attempt is
+handed back instead of sent.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
-import dataclasses
 import logging
 import random
 import time
-from collections import defaultdict
+from collections import defaultdict, deque
+from collections.abc import Coroutine
 from dataclasses import dataclass
-from typing import cast
+from typing import Any
 
-import msgspec
-from redis.exceptions import RedisError, ResponseError
+from redis.exceptions import RedisError
 
-from bridge.delivery.attempts import Attempt
 from bridge.delivery.circuit import Circuit
-from bridge.delivery.queue import (
-    Claimed,
-    DeadLetter,
-    DeliveryQueue,
-    DeliveryState,
-    FanOut,
-    Settlement,
-)
+from bridge.delivery.fanout import FanOutReader
+from bridge.delivery.outcomes import dead_letter, settlement_for
+from bridge.delivery.queue import Claimed, DeliveryQueue, Settlement
 from bridge.delivery.retry import Outcome, RetryPolicy
-from bridge.delivery.sender import Sender, SendResult
-from bridge.delivery.subscriptions import Subscription, SubscriptionStore, matches
+from bridge.delivery.sender import Sender
+from bridge.delivery.subscriptions import Subscription, SubscriptionStore
 from bridge.metrics import Metrics
 from bridge.store.connection import RedisClient
 from bridge.store.keys import Keys
-from bridge.store.leases import Lease
 
 __all__ = ["DeliveryTuning", "Dispatcher"]
 
 log = logging.getLogger(__name__)
-
-_Entries = list[tuple[bytes, dict[bytes, bytes]]]
 
 
 @dataclass(frozen=True, slots=True)
@@ -86,8 +81,6 @@ class Dispatcher:
         rng: random.Random | None = None,
     ) -> None:
         self._id = worker_id
-        self._redis = redis
-        self._keys = keys
         self._subscriptions = subscriptions
         self._queue = queue
         self._sender = sender
@@ -95,19 +88,30 @@ class Dispatcher:
         self._metrics = metrics
         self._tuning = tuning
         self._rng = rng or random.Random()
+        self._reader = FanOutReader(
+            redis,
+            keys,
+            queue,
+            consumer=worker_id,
+            batch=tuning.read_batch,
+            reclaim_idle=tuning.reclaim_idle,
+        )
         self._in_flight: dict[str, int] = defaultdict(int)
+        self._claimed: dict[str, deque[Claimed]] = defaultdict(deque)
         self._circuits: dict[str, Circuit] = defaultdict(Circuit)
-        self._tasks: set[asyncio.Task[None]] = set()
+        self._tasks: set[asyncio.Task[Any]] = set()
         self._work = asyncio.Event()
         self._settling: list[Settlement] = []
         self._settle_wake = asyncio.Event()
         self._known: dict[str, Subscription] = {}
         self._known_at = 0.0
+        self._active: list[str] = []
+        self._active_at = 0.0
 
     # -- running -------------------------------------------------------------------------
 
     async def run(self, stop: asyncio.Event) -> None:
-        await self._ensure_group()
+        await self._reader.ensure_group()
         loops = [
             asyncio.create_task(self._fan_out_loop(stop)),
             asyncio.create_task(self._reclaim_loop(stop)),
@@ -121,12 +125,14 @@ class Dispatcher:
                 task.cancel()
             await asyncio.gather(*loops, return_exceptions=True)
             await self._finish_in_flight()
-            await self._flush_settlements()
+            with contextlib.suppress(RedisError):
+                await self._flush_settlements()
+                await self._hand_back_claimed()
 
     async def drain(self) -> int:
         """Fan out everything unread and deliver everything due now; for tests."""
-        await self._ensure_group()
-        while await self._fan_out_once(block_ms=None):
+        await self._reader.ensure_group()
+        while await self._reader.read_once(await self._subscriptions_now(True), None):
             pass
         sent = 0
         while started := await self._start_due(refresh=True):
@@ -135,76 +141,27 @@ class Dispatcher:
             await self._flush_settlements()
         return sent
 
-    # -- fan-out -------------------------------------------------------------------------
-
-    async def _ensure_group(self) -> None:
-        try:
-            # From the start of the stream: a subscription only gets events created after
-            # it anyway (see _targets), and nothing written before the first start is lost.
-            await self._redis.xgroup_create(
-                self._keys.events, self._keys.dispatcher_group, id="0", mkstream=True
-            )
-        except ResponseError as exc:
-            if "BUSYGROUP" not in str(exc):
-                raise
-
     async def _fan_out_loop(self, stop: asyncio.Event) -> None:
         while not stop.is_set():
             try:
-                await self._fan_out_once(block_ms=1000)
+                subscriptions = await self._subscriptions_now(True)
+                if await self._reader.read_once(subscriptions, block_ms=1000):
+                    self._active_at = 0.0  # new deliveries: look for them at once
+                    self._work.set()
             except RedisError as exc:
                 log.warning("fan-out paused: %s", type(exc).__name__)
                 await _sleep_unless(stop, 1.0)
-
-    async def _fan_out_once(self, block_ms: int | None) -> int:
-        answer = await self._redis.xreadgroup(
-            self._keys.dispatcher_group,
-            self._id,
-            {self._keys.events: ">"},
-            count=self._tuning.read_batch,
-            block=block_ms,
-        )
-        if not answer:
-            return 0
-        # Without decode_responses, redis-py answers a list of [stream, entries] pairs.
-        entries = cast(_Entries, cast(list[list[object]], answer)[0][1])
-        await self._fan_out(entries)
-        return len(entries)
 
     async def _reclaim_loop(self, stop: asyncio.Event) -> None:
         cursor = "0-0"
         while not stop.is_set():
             await _sleep_unless(stop, min(5.0, self._tuning.reclaim_idle / 2))
             try:
-                answer = await self._redis.xautoclaim(
-                    self._keys.events,
-                    self._keys.dispatcher_group,
-                    self._id,
-                    min_idle_time=int(self._tuning.reclaim_idle * 1000),
-                    start_id=cursor,
-                    count=self._tuning.read_batch,
+                cursor = await self._reader.reclaim_once(
+                    await self._subscriptions_now(True), cursor
                 )
-                cursor = answer[0].decode() if isinstance(answer[0], bytes) else str(answer[0])
-                entries = [e for e in cast(_Entries, answer[1]) if e[1]]
-                if entries:
-                    log.info("taking over %d unacknowledged stream entries", len(entries))
-                    await self._fan_out(entries)
             except RedisError as exc:
                 log.warning("reclaim paused: %s", type(exc).__name__)
-
-    async def _fan_out(self, entries: _Entries) -> None:
-        subscriptions = await self._subscriptions_now(refresh=True)
-        batch = []
-        for entry_id, fields in entries:
-            entry = entry_id.decode()
-            customer = fields.get(b"customerId", b"").decode() or None
-            event_type = fields[b"type"].decode()
-            targets = tuple(
-                s.id for s in subscriptions.values() if _wants(s, event_type, customer, entry)
-            )
-            batch.append(FanOut(entry, fields[b"id"].decode(), event_type, targets))
-        await self._queue.fan_out(self._keys.dispatcher_group, batch)
-        self._work.set()
 
     # -- delivery ------------------------------------------------------------------------
 
@@ -219,45 +176,75 @@ class Dispatcher:
             self._work.clear()
             waiters = [asyncio.create_task(self._work.wait()), asyncio.create_task(stop.wait())]
             try:
-                await asyncio.wait(
-                    [*waiters, *self._tasks], timeout=0.1, return_when=asyncio.FIRST_COMPLETED
-                )
+                await asyncio.wait(waiters, timeout=0.1, return_when=asyncio.FIRST_COMPLETED)
             finally:
                 for waiter in waiters:
                     waiter.cancel()
 
     async def _start_due(self, *, refresh: bool) -> int:
-        subscriptions = await self._subscriptions_now(refresh=refresh)
+        subscriptions = await self._subscriptions_now(refresh)
+        if refresh or time.monotonic() - self._active_at > 0.1:
+            self._active = await self._queue.active()
+            self._active_at = time.monotonic()
+        wanted = set(self._active) | {s for s, q in self._claimed.items() if q}
         started = 0
-        for subscription_id in await self._queue.active():
+        for subscription_id in sorted(wanted):
             subscription = subscriptions.get(subscription_id)
-            if subscription is None or not subscription.enabled:
+            circuit = self._circuits[subscription_id]
+            if subscription is None or not subscription.enabled or not circuit.allows_any():
+                await self._hand_back_claimed(subscription_id)
                 continue
-            free = min(
-                self._tuning.endpoint_concurrency - self._in_flight[subscription_id],
-                self._tuning.concurrency - len(self._tasks),
-                self._circuits[subscription_id].allows(),
-            )
-            if free <= 0:
-                continue
-            claimed = await self._queue.claim(subscription_id, self._id, free, self._tuning.lease)
-            if not claimed:
-                await self._queue.retire(subscription_id)
-                continue
-            for delivery in claimed:
-                self._in_flight[subscription_id] += 1
-                task = asyncio.create_task(self._deliver(subscription, delivery))
-                self._tasks.add(task)
-                task.add_done_callback(self._tasks.discard)
-                started += 1
+            await self._claim_ahead(subscription_id)
+            started += self._start_claimed(subscription, circuit)
         return started
+
+    async def _claim_ahead(self, subscription_id: str) -> None:
+        """Keep up to twice the endpoint's concurrency claimed; claim in batches."""
+        limit = self._tuning.endpoint_concurrency
+        owned = self._in_flight[subscription_id] + len(self._claimed[subscription_id])
+        if owned > limit:
+            return
+        wanted = min(2 * limit - owned, self._tuning.concurrency - len(self._tasks))
+        if wanted <= 0:
+            return
+        claimed = await self._queue.claim(subscription_id, self._id, wanted, self._tuning.lease)
+        self._claimed[subscription_id].extend(claimed)
+        if not claimed and not owned:
+            await self._queue.retire(subscription_id)
+
+    def _start_claimed(self, subscription: Subscription, circuit: Circuit) -> int:
+        queue = self._claimed[subscription.id]
+        started = 0
+        # A claimed delivery must still have a whole attempt's worth of lease to be sent.
+        latest_start_ms = (time.time() + self._tuning.http_timeout + 1.0) * 1000
+        while (
+            queue
+            and self._in_flight[subscription.id] < self._tuning.endpoint_concurrency
+            and len(self._tasks) < self._tuning.concurrency
+            and circuit.allows() > 0
+        ):
+            delivery = queue.popleft()
+            if _lease_expiry_ms(delivery) < latest_start_ms:
+                self._spawn(self._queue.hand_back(subscription.id, delivery.lease))
+                continue
+            self._in_flight[subscription.id] += 1
+            self._spawn(self._deliver(subscription, delivery))
+            started += 1
+        return started
+
+    def _spawn(self, work: Coroutine[Any, Any, Any]) -> None:
+        task = asyncio.create_task(work)
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
 
     async def _deliver(self, subscription: Subscription, delivery: Claimed) -> None:
         lease, state = delivery.lease, delivery.state
         try:
             if delivery.body is None:
                 # Trimmed from the stream before it could be delivered: nothing left to send.
-                self._settle(_dead(subscription.id, lease, state, "event no longer in stream"))
+                self._settle(
+                    dead_letter(subscription.id, lease, state, "event no longer in stream")
+                )
                 return
             secrets = subscription.signing_secrets(int(time.time() * 1000))
             try:
@@ -269,52 +256,28 @@ class Dispatcher:
                 with contextlib.suppress(RedisError):
                     await asyncio.shield(self._queue.hand_back(subscription.id, lease))
                 raise
-            self._settle(self._outcome(subscription, lease, state, result))
+            delivered = result.outcome is Outcome.DELIVERED
+            self._circuits[subscription.id].record(delivered)
+            self._metrics.deliveries.labels(result.outcome.value).inc()
+            self._metrics.delivery_seconds.observe(result.latency_ms / 1000)
+            if delivered and state.entry:
+                appended = int(state.entry.split("-", 1)[0]) / 1000
+                self._metrics.delivery_latency.observe(max(0.0, time.time() - appended))
+            self._settle(
+                settlement_for(subscription.id, lease, state, result, self._policy, self._rng)
+            )
         finally:
             self._in_flight[subscription.id] -= 1
             self._work.set()
 
-    def _outcome(
-        self, subscription: Subscription, lease: Lease, state: DeliveryState, result: SendResult
-    ) -> Settlement:
-        attempt = state.attempts + 1
-        delivered = result.outcome is Outcome.DELIVERED
-        self._circuits[subscription.id].record(delivered)
-        self._metrics.deliveries.labels(result.outcome.value).inc()
-        self._metrics.delivery_seconds.observe(result.latency_ms / 1000)
-        now = time.time()
-        if delivered and state.entry:
-            appended = int(state.entry.split("-", 1)[0]) / 1000
-            self._metrics.delivery_latency.observe(max(0.0, now - appended))
-        next_at: int | None = None
-        settlement: Settlement
-        if delivered or result.outcome is Outcome.GONE:
-            settlement = Settlement(subscription.id, lease, "done", failed=not delivered)
-        else:
-            delay = self._policy.next_delay(attempt, retry_after=result.retry_after, rng=self._rng)
-            if delay is None:
-                settlement = _dead(subscription.id, lease, state, result.outcome.value, attempt)
-            else:
-                next_at = int((now + delay) * 1000)
-                retried = DeliveryState(state.eventType, attempt, state.entry, state.body)
-                settlement = Settlement(
-                    subscription.id, lease, "retry", failed=True, due_ms=next_at, state=retried
-                )
-        record = Attempt(
-            eventId=lease.item,
-            eventType=state.eventType,
-            attempt=attempt,
-            outcome=result.outcome.value,
-            at=int(now * 1000),
-            latencyMs=round(result.latency_ms, 3),
-            status=result.status,
-            error=result.error,
-            response=result.response,
-            nextAttemptAt=next_at,
-            test=state.body is not None,
-        )
-        gone = result.outcome is Outcome.GONE
-        return dataclasses.replace(settlement, attempt=_encode_attempt(record), gone=gone)
+    async def _hand_back_claimed(self, subscription_id: str | None = None) -> None:
+        targets = [subscription_id] if subscription_id else list(self._claimed)
+        for target in targets:
+            queue = self._claimed[target]
+            while queue:
+                await self._queue.hand_back(target, queue.popleft().lease)
+
+    # -- settling ------------------------------------------------------------------------
 
     def _settle(self, settlement: Settlement) -> None:
         self._settling.append(settlement)
@@ -341,20 +304,21 @@ class Dispatcher:
         for settlement, since in zip(batch, failing, strict=True):
             if settlement.kind == "dead":
                 self._metrics.dead_letters.inc()
+            reason = None
             if settlement.gone:
-                await self._subscriptions.disable(settlement.subscription_id, "gone")
-                log.warning(
-                    "subscription answered 410 Gone: disabled",
-                    extra={"subscription": settlement.subscription_id},
-                )
+                reason = "gone"
             elif since is not None and now_ms - since >= disable_after_ms:
-                await self._subscriptions.disable(settlement.subscription_id, "failing")
+                reason = "failing"
+            if reason is not None:
+                await self._subscriptions.disable(settlement.subscription_id, reason)
                 log.warning(
-                    "subscription failing too long: disabled",
-                    extra={"subscription": settlement.subscription_id},
+                    "subscription disabled",
+                    extra={"subscription": settlement.subscription_id, "reason": reason},
                 )
 
-    async def _subscriptions_now(self, *, refresh: bool) -> dict[str, Subscription]:
+    # -- helpers -------------------------------------------------------------------------
+
+    async def _subscriptions_now(self, refresh: bool) -> dict[str, Subscription]:
         # Re-read at most every 500 ms in the delivery loop; the fan-out always re-reads,
         # so a new subscription gets every event appended after it was created.
         if refresh or time.monotonic() - self._known_at > 0.5:
@@ -372,39 +336,8 @@ class Dispatcher:
         await asyncio.gather(*pending, return_exceptions=True)
 
 
-def _dead(
-    subscription_id: str,
-    lease: Lease,
-    state: DeliveryState,
-    outcome: str,
-    attempts: int | None = None,
-) -> Settlement:
-    letter = DeadLetter(
-        eventId=lease.item,
-        eventType=state.eventType,
-        attempts=state.attempts if attempts is None else attempts,
-        lastOutcome=outcome,
-        at=int(time.time() * 1000),
-        entry=state.entry,
-        body=state.body,
-    )
-    return Settlement(subscription_id, lease, "dead", failed=attempts is not None, dead=letter)
-
-
-_attempt_encoder = msgspec.json.Encoder()
-
-
-def _encode_attempt(attempt: Attempt) -> bytes:
-    return _attempt_encoder.encode(attempt)
-
-
-def _wants(subscription: Subscription, event_type: str, customer: str | None, entry: str) -> bool:
-    created_ms = int(entry.split("-", 1)[0])
-    return (
-        subscription.enabled
-        and created_ms >= subscription.createdAt
-        and matches(subscription, event_type, customer)
-    )
+def _lease_expiry_ms(delivery: Claimed) -> float:
+    return float(delivery.lease.token.rsplit(":", 1)[1])
 
 
 async def _sleep_unless(stop: asyncio.Event, seconds: float) -> None:

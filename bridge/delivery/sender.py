@@ -46,6 +46,8 @@ class Sender:
             total=timeout, connect=connect_timeout, sock_connect=connect_timeout
         )
         self._session: aiohttp.ClientSession | None = None
+        # URLs whose IP-literal check passed; the policy never changes, so neither does that.
+        self._cleared: set[str] = set()
 
     def _client(self) -> aiohttp.ClientSession:
         # Created on first use, inside the running event loop, as aiohttp requires.
@@ -68,7 +70,11 @@ class Sender:
         headers = signing.headers(secrets, event_id, int(time.time()), body)
         started = time.perf_counter()
         try:
-            await self._policy.check_target(url)
+            if url not in self._cleared:
+                await self._policy.check_target(url)
+                if len(self._cleared) > 100_000:
+                    self._cleared.clear()
+                self._cleared.add(url)
             async with self._client().post(
                 url, data=body, headers=headers, allow_redirects=False
             ) as response:

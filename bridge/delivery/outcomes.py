@@ -1,0 +1,81 @@
+"""What an attempt's result means for its delivery: done, a retry when, or a dead letter.
+
+Pure apart from the clock: the dispatcher records metrics and the circuit breaker around it.
+"""
+
+from __future__ import annotations
+
+import random
+import time
+
+import msgspec
+
+from bridge.delivery.attempts import Attempt
+from bridge.delivery.queue import DeadLetter, DeliveryState, Settlement
+from bridge.delivery.retry import Outcome, RetryPolicy
+from bridge.delivery.sender import SendResult
+from bridge.store.leases import Lease
+
+__all__ = ["dead_letter", "settlement_for"]
+
+_encoder = msgspec.json.Encoder()
+
+
+def settlement_for(
+    subscription_id: str,
+    lease: Lease,
+    state: DeliveryState,
+    result: SendResult,
+    policy: RetryPolicy,
+    rng: random.Random,
+) -> Settlement:
+    attempt = state.attempts + 1
+    now = time.time()
+    next_at: int | None = None
+    gone = result.outcome is Outcome.GONE
+    if result.outcome is Outcome.DELIVERED or gone:
+        settlement = Settlement(subscription_id, lease, "done", failed=gone, gone=gone)
+    else:
+        delay = policy.next_delay(attempt, retry_after=result.retry_after, rng=rng)
+        if delay is None:
+            settlement = dead_letter(subscription_id, lease, state, result.outcome.value, attempt)
+        else:
+            next_at = int((now + delay) * 1000)
+            retried = DeliveryState(state.eventType, attempt, state.entry, state.body)
+            settlement = Settlement(
+                subscription_id, lease, "retry", failed=True, due_ms=next_at, state=retried
+            )
+    record = Attempt(
+        eventId=lease.item,
+        eventType=state.eventType,
+        attempt=attempt,
+        outcome=result.outcome.value,
+        at=int(now * 1000),
+        latencyMs=round(result.latency_ms, 3),
+        status=result.status,
+        error=result.error,
+        response=result.response,
+        nextAttemptAt=next_at,
+        test=state.body is not None,
+    )
+    settlement.attempt = _encoder.encode(record)
+    return settlement
+
+
+def dead_letter(
+    subscription_id: str,
+    lease: Lease,
+    state: DeliveryState,
+    outcome: str,
+    attempts: int | None = None,
+) -> Settlement:
+    letter = DeadLetter(
+        eventId=lease.item,
+        eventType=state.eventType,
+        attempts=state.attempts if attempts is None else attempts,
+        lastOutcome=outcome,
+        at=int(time.time() * 1000),
+        entry=state.entry,
+        body=state.body,
+    )
+    return Settlement(subscription_id, lease, "dead", failed=attempts is not None, dead=letter)
