@@ -4,7 +4,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: install run test lint format openapi clean
+.PHONY: install run test lint format openapi bench clean
 
 $(STAMP): pyproject.toml
 	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "Python 3.11 or newer is needed (set PYTHON=python3.12 for example)")'
@@ -35,6 +35,10 @@ format: $(STAMP)
 ## openapi: regenerate openapi-out/openapi.json
 openapi: $(STAMP)
 	$(BIN)/bridge openapi
+
+## bench: performance figures against same-run baselines (tests/perf; table + build/bench.json)
+bench: $(STAMP)
+	$(BIN)/python -m tests.perf.bench $(BENCH_ARGS)
 
 clean:
 	rm -rf $(VENV) .mypy_cache .ruff_cache .pytest_cache .hypothesis

@@ -5,12 +5,16 @@ from __future__ import annotations
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
+import msgspec
 from litestar import Litestar, Router
+from litestar._openapi.schema_generation import SchemaCreator
+from litestar._openapi.schema_generation.plugins.struct import StructSchemaPlugin
 from litestar.datastructures import State
 from litestar.di import Provide
 from litestar.openapi import OpenAPIConfig
 from litestar.openapi.plugins import JsonRenderPlugin, SwaggerRenderPlugin
-from litestar.openapi.spec import Components, SecurityScheme
+from litestar.openapi.spec import Components, Schema, SecurityScheme
+from litestar.typing import FieldDefinition
 
 from bridge import __version__
 from bridge.api import health
@@ -72,6 +76,7 @@ def create_app(
         middleware=[RequestObserver(metrics)],
         dependencies={"services": Provide(_services, sync_to_thread=False)},
         exception_handlers=exception_handlers,
+        plugins=[StrictBodySchemaPlugin()],
         lifespan=[lifespan],
         openapi_config=openapi_config(),
         # Logging is the process's business (bridge.observability), not the framework's.
@@ -82,6 +87,27 @@ def create_app(
 
 def _services(state: State) -> Services:
     return services_of(state)
+
+
+class StrictBodySchemaPlugin(StructSchemaPlugin):
+    """Bodies that refuse unknown fields say so in the spec: ``additionalProperties: false``.
+
+    Litestar's own plugin leaves it out, so the document promised that extra fields are
+    accepted while msgspec (``forbid_unknown_fields``) answers 400.
+    """
+
+    def is_plugin_supported_field(self, field_definition: FieldDefinition) -> bool:
+        if not super().is_plugin_supported_field(field_definition):
+            return False
+        info = msgspec.inspect.type_info(field_definition.type_)
+        return isinstance(info, msgspec.inspect.StructType) and info.forbid_unknown_fields
+
+    def to_openapi_schema(
+        self, field_definition: FieldDefinition, schema_creator: SchemaCreator
+    ) -> Schema:
+        schema = super().to_openapi_schema(field_definition, schema_creator)
+        schema.additional_properties = False
+        return schema
 
 
 def openapi_config() -> OpenAPIConfig:

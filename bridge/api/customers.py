@@ -8,6 +8,7 @@ from typing import Annotated, Any
 
 import msgspec
 from litestar import Controller, Request, Response, get, patch, post
+from litestar.openapi.datastructures import ResponseSpec
 from litestar.params import HeaderParameter, JSONBody, QueryParameter
 from redis.exceptions import LockError
 
@@ -53,7 +54,14 @@ class CustomerController(Controller):
             "200 with that customer instead of a duplicate. With an `Idempotency-Key`, a retry "
             "replays the first response (header `Idempotent-Replayed: true`)."
         ),
-        responses=problems(400, 401, 409, 422, 502, 503, 504),
+        responses={
+            200: ResponseSpec(
+                data_container=CustomerOut,
+                description="The customer that already has this externalId",
+                generate_examples=False,
+            ),
+            **problems(400, 401, 409, 422, 502, 503, 504),
+        },
     )
     async def create_customer(
         self,

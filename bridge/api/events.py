@@ -9,6 +9,7 @@ import msgspec
 from litestar import Controller, Response, get, post
 from litestar.params import FromQuery, JSONBody, PathParameter, QueryParameter
 
+from bridge.api.params import Cursor, before_first_entry
 from bridge.api.problems import ProblemError, problems
 from bridge.api.services import ServicesDep
 from bridge.api.subscriptions import Queued, redeliver_event
@@ -58,12 +59,14 @@ class EventController(Controller):
     async def list_events(
         self,
         services: ServicesDep,
-        cursor: Annotated[str | None, QueryParameter(pattern=r"^\d{1,20}-\d{1,20}$")] = None,
+        cursor: Cursor = None,
         limit: Annotated[int, QueryParameter(ge=1, le=MAX_LIMIT)] = 50,
         types: Annotated[list[EventType] | None, QueryParameter(name="type")] = None,
         customerId: FromQuery[uuid.UUID | None] = None,
         order: FromQuery[Literal["asc", "desc"]] = "desc",
     ) -> EventPageOut:
+        if order == "desc" and before_first_entry(cursor):
+            return EventPageOut([], None)
         page = await services.events.page(
             cursor=cursor,
             limit=limit,

@@ -13,6 +13,7 @@ from typing import Any
 
 import msgspec
 from litestar import Request, Response, post
+from litestar.openapi.datastructures import ResponseSpec
 
 from bridge.api.problems import ProblemError, problems
 from bridge.api.services import ServicesDep
@@ -49,7 +50,14 @@ class _Hint(msgspec.Struct, frozen=True):
         "answers 200 and changes nothing."
     ),
     tags=["calypso"],
-    responses=problems(400, 401, 404, 503),
+    responses={
+        200: ResponseSpec(
+            data_container=InboundAccepted,
+            description="A webhook `id` seen before: nothing changes",
+            generate_examples=False,
+        ),
+        **problems(400, 401, 404, 413, 503),
+    },
     request_max_body_size=MAX_BODY,
     security=[],
 )
@@ -62,7 +70,13 @@ async def calypso_webhook(
     body = await request.body()
     if not verify(body, secret, request.headers.get("Sign")):
         services.metrics.inbound_hints.labels("bad_signature").inc()
-        raise ProblemError(401, "bad_signature", "The Sign header does not match the body")
+        raise ProblemError(
+            401,
+            "bad_signature",
+            "The Sign header does not match the body",
+            # RFC 9110: a 401 names how to authenticate; here, Calypso's Sign header.
+            headers={"WWW-Authenticate": 'Sign realm="calypso-webhooks"'},
+        )
     hint = _parse(body)
     seen = services.keys.inbound_seen(hint.webhook_id)
     if await services.redis.exists(seen):

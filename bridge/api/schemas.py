@@ -30,11 +30,15 @@ __all__ = [
     "WatchStatus",
 ]
 
+# No whitespace or control characters. Python's \s (what msgspec checks) and ECMA-262's (what
+# the OpenAPI pattern means to clients) differ; together with the control ranges and U+FEFF
+# they name the same set, so the spec and the check agree on every string.
+_EMAIL_CHAR = r"[^@\s\x00-\x1f\x7f-\x9f\ufeff]"
 Email = Annotated[
     str,
     msgspec.Meta(
         max_length=254,
-        pattern=r"^[^@\s]+@[^@\s]+\.[^@\s]+$",
+        pattern=rf"^{_EMAIL_CHAR}+@{_EMAIL_CHAR}+\.{_EMAIL_CHAR}+$",
         description="An email address.",
         examples=["ada@example.com"],
     ),

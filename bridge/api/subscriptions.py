@@ -8,8 +8,9 @@ from typing import Annotated
 
 import msgspec
 from litestar import Controller, Response, delete, get, patch, post
-from litestar.params import JSONBody, PathParameter, QueryParameter
+from litestar.params import JSONBody, KwargDefinition, PathParameter, QueryParameter
 
+from bridge.api.params import Cursor, before_first_entry
 from bridge.api.problems import ProblemError, problems
 from bridge.api.schemas import rfc3339_ms
 from bridge.api.services import Services, ServicesDep
@@ -32,6 +33,11 @@ EventTypeFilter = Annotated[
         pattern=TYPE_PATTERN,
         description="An event type, or a family such as `transaction.*`.",
         examples=["transaction.confirmed", "transaction.*"],
+    ),
+    # Litestar drops msgspec's constraints on list items from the OpenAPI document; this
+    # repeats the pattern there, so the spec does not promise that any string is accepted.
+    KwargDefinition(
+        pattern=TYPE_PATTERN, description="An event type, or a family such as `transaction.*`."
     ),
 ]
 Url = Annotated[str, msgspec.Meta(min_length=1, max_length=2048)]
@@ -297,10 +303,12 @@ class SubscriptionController(Controller):
         self,
         services: ServicesDep,
         subscription_id: SubscriptionId,
-        cursor: Annotated[str | None, QueryParameter(pattern=r"^\d{1,20}-\d{1,20}$")] = None,
+        cursor: Cursor = None,
         limit: Annotated[int, QueryParameter(ge=1, le=500)] = 50,
     ) -> AttemptPageOut:
         await _existing(services, subscription_id)
+        if before_first_entry(cursor):
+            return AttemptPageOut([])
         page = await services.attempts.page(subscription_id, cursor, limit)
         return AttemptPageOut([AttemptOut.of(i, a) for i, a in page.items], page.next_cursor)
 

@@ -25,7 +25,8 @@ class WatchController(Controller):
     path = "/customers/{customer_id:uuid}/watch"
     tags = ("watch",)
 
-    @get("/", summary="Is the customer watched?", responses=problems(400, 401, 503))
+    # 404 without a lookup: a customer id that is not a UUID matches no route.
+    @get("/", summary="Is the customer watched?", responses=problems(400, 401, 404, 503))
     async def watch_status(self, services: ServicesDep, customer_id: CustomerId) -> WatchStatus:
         return _status(customer_id, await services.watchlist.get(str(customer_id)))
 
@@ -45,7 +46,7 @@ class WatchController(Controller):
         "/",
         status_code=200,
         summary="Stop watching a customer",
-        responses=problems(400, 401, 503),
+        responses=problems(400, 401, 404, 503),
     )
     async def unwatch(self, services: ServicesDep, customer_id: CustomerId) -> WatchStatus:
         await services.watchlist.unwatch(str(customer_id))

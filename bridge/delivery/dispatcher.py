@@ -132,7 +132,7 @@ class Dispatcher:
     async def drain(self) -> int:
         """Fan out everything unread and deliver everything due now; for tests."""
         await self._reader.ensure_group()
-        while await self._reader.read_once(await self._subscriptions_now(True), None):
+        while await self._reader.read_once(self._fresh_subscriptions, None):
             pass
         sent = 0
         while started := await self._start_due(refresh=True):
@@ -144,8 +144,7 @@ class Dispatcher:
     async def _fan_out_loop(self, stop: asyncio.Event) -> None:
         while not stop.is_set():
             try:
-                subscriptions = await self._subscriptions_now(True)
-                if await self._reader.read_once(subscriptions, block_ms=1000):
+                if await self._reader.read_once(self._fresh_subscriptions, block_ms=1000):
                     self._active_at = 0.0  # new deliveries: look for them at once
                     self._work.set()
             except RedisError as exc:
@@ -157,9 +156,7 @@ class Dispatcher:
         while not stop.is_set():
             await _sleep_unless(stop, min(5.0, self._tuning.reclaim_idle / 2))
             try:
-                cursor = await self._reader.reclaim_once(
-                    await self._subscriptions_now(True), cursor
-                )
+                cursor = await self._reader.reclaim_once(self._fresh_subscriptions, cursor)
             except RedisError as exc:
                 log.warning("reclaim paused: %s", type(exc).__name__)
 
@@ -317,6 +314,9 @@ class Dispatcher:
                 )
 
     # -- helpers -------------------------------------------------------------------------
+
+    async def _fresh_subscriptions(self) -> dict[str, Subscription]:
+        return await self._subscriptions_now(True)
 
     async def _subscriptions_now(self, refresh: bool) -> dict[str, Subscription]:
         # Re-read at most every 500 ms in the delivery loop; the fan-out always re-reads,

@@ -9,7 +9,7 @@ been idle longer than any live consumer needs.
 from __future__ import annotations
 
 import logging
-from collections.abc import Mapping
+from collections.abc import Awaitable, Callable, Mapping
 from typing import cast
 
 from redis.exceptions import ResponseError
@@ -24,6 +24,7 @@ __all__ = ["FanOutReader"]
 log = logging.getLogger(__name__)
 
 _Entries = list[tuple[bytes, dict[bytes, bytes]]]
+Subscriptions = Callable[[], Awaitable[Mapping[str, Subscription]]]
 
 
 class FanOutReader:
@@ -55,9 +56,7 @@ class FanOutReader:
             if "BUSYGROUP" not in str(exc):
                 raise
 
-    async def read_once(
-        self, subscriptions: Mapping[str, Subscription], block_ms: int | None
-    ) -> int:
+    async def read_once(self, subscriptions: Subscriptions, block_ms: int | None) -> int:
         answer = await self._redis.xreadgroup(
             self._keys.dispatcher_group,
             self._consumer,
@@ -69,10 +68,12 @@ class FanOutReader:
             return 0
         # Without decode_responses, redis-py answers a list of [stream, entries] pairs.
         entries = cast(_Entries, cast(list[list[object]], answer)[0][1])
-        await self._fan_out(entries, subscriptions)
+        # Subscriptions are read after the entries: one created before an event was appended
+        # is then always seen (reading them first, then blocking, would miss it).
+        await self._fan_out(entries, await subscriptions())
         return len(entries)
 
-    async def reclaim_once(self, subscriptions: Mapping[str, Subscription], cursor: str) -> str:
+    async def reclaim_once(self, subscriptions: Subscriptions, cursor: str) -> str:
         """Take over stale entries of dead consumers; returns the cursor for the next call."""
         answer = await self._redis.xautoclaim(
             self._keys.events,
@@ -86,7 +87,7 @@ class FanOutReader:
         entries = [e for e in cast(_Entries, answer[1]) if e[1]]
         if entries:
             log.info("taking over %d unacknowledged stream entries", len(entries))
-            await self._fan_out(entries, subscriptions)
+            await self._fan_out(entries, await subscriptions())
         return following
 
     async def _fan_out(self, entries: _Entries, subscriptions: Mapping[str, Subscription]) -> None:

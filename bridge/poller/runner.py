@@ -77,6 +77,9 @@ class PollRunner:
         finally:
             listener.cancel()
             await self._stop_polls()
+            # Outlive the listener: a BLPOP still running after the caller closes the client
+            # would reopen it (a RedisCluster client re-initialises on a connection error).
+            await asyncio.gather(listener, return_exceptions=True)
 
     async def drain(self) -> int:
         """Poll every customer due now, until none is; for tests and one-shot runs."""

@@ -71,8 +71,7 @@ def chaos_env(redis_url: str, sandbox_url: str, **extra: str) -> dict[str, str]:
         BRIDGE_WEBHOOK_ALLOWED_NETWORKS="127.0.0.0/8",
         BRIDGE_WEBHOOK_TIMEOUT="1s",
         BRIDGE_WEBHOOK_RETRY_SCHEDULE="0s,200ms,500ms,1s,2s,3s,5s,5s",
-        BRIDGE_CALYPSO_TIMEOUT="1s",
-        **extra,
+        **{"BRIDGE_CALYPSO_TIMEOUT": "1s", **extra},
     )
 
 
@@ -101,12 +100,32 @@ async def finish(
         await step(fleet, redis, control)
         await asyncio.sleep(0.1)
     assert fleet.done(), "transactions did not finish"
+    delivered: set[str] = set()
     while time.monotonic() < deadline:
         delivered = {a.headers["webhook-id"] for a in app.arrivals("/hook")}
         if set(fleet.ids) <= delivered:
             return
         await asyncio.sleep(0.1)
-    raise AssertionError("not every event was delivered")
+    missing = set(fleet.ids) - delivered
+    described = []
+    for _, fields in await redis.xrange(KEYS.events):
+        if fields[b"id"].decode() in missing:
+            described.append((_.decode(), fields[b"type"].decode()))
+    queues = {}
+    for subscription in await redis.hkeys(KEYS.subscriptions):
+        sub = subscription.decode()
+        queues[sub] = {
+            "due": await redis.zrange(KEYS.deliveries_due(sub), 0, 5, withscores=True),
+            "leases": await redis.hlen(KEYS.deliveries_leases(sub)),
+            "states": await redis.hlen(KEYS.deliveries_state(sub)),
+            "dead": await redis.hlen(KEYS.deliveries_dead(sub)),
+            "disabled": await redis.hget(KEYS.subscriptions_disabled, sub),
+            "record": await redis.hget(KEYS.subscriptions, sub),
+        }
+    raise AssertionError(
+        f"{len(missing)} of {len(fleet.ids)} events not delivered: {described}; queues {queues}; "
+        f"active {await redis.smembers(KEYS.deliveries_active)}; now {time.time()}"
+    )
 
 
 @dataclass(frozen=True)

@@ -39,7 +39,8 @@ async def test_three_apis_and_three_workers(
     receiver: tuple[WebhookReceiver, str],
 ) -> None:
     app, url = receiver
-    env = chaos_env(aof_redis.url, sandbox.url)
+    # Generous upstream timeouts: this test is about sharing work, not about slow upstreams.
+    env = chaos_env(aof_redis.url, sandbox.url, BRIDGE_CALYPSO_TIMEOUT="5s")
     api_ports = [free_port() for _ in range(3)]
     metric_ports = [free_port() for _ in range(3)]
     fleet = Fleet(KEYS.events)
@@ -59,7 +60,9 @@ async def test_three_apis_and_three_workers(
 
             async def one(n: int) -> None:
                 api = clients[n % 3]  # every API replica serves a share
-                customer = (await api.post("/v1/customers", json={})).json()["id"]
+                created = await api.post("/v1/customers", json={})
+                assert created.status_code == 201, created.text
+                customer = created.json()["id"]
                 purse = await api.post(
                     f"/v1/customers/{customer}/addresses", json={"currency": "ETH"}
                 )

@@ -311,3 +311,14 @@ async def test_replay_since_a_time_brings_back_exactly_the_later_matching_events
     await worker.deliver()
     replayed = [json.loads(a.body) for a in (await app.wait_for(7, "/hook"))[5:]]
     assert sorted(e["data"]["customerId"] for e in replayed) == sorted(later)
+
+
+async def test_a_subscription_made_while_the_dispatcher_waits_gets_the_next_event(
+    api: Any, dispatching: Worker, receiver: Receiver
+) -> None:
+    app, url = receiver
+    await asyncio.sleep(0.3)  # the fan-out is now blocked reading the stream
+    await subscribe(api, f"{url}/hook")
+    created = (await api.post("/v1/customers", json={})).json()
+    (arrival,) = await app.wait_for(1, "/hook")
+    assert json.loads(arrival.body)["data"]["customerId"] == created["id"]

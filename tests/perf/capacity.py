@@ -20,7 +20,6 @@ from bridge.calypso import models
 from bridge.events.build import transaction_events
 from bridge.events.model import EventType, Snapshot
 from bridge.events.stream import EventLog
-from bridge.poller.cadence import Cadence
 from bridge.poller.watchlist import WatchList
 from bridge.store.keys import Keys
 from tests.support.redis_server import real_redis
@@ -38,7 +37,7 @@ async def measure(url: str) -> dict[str, float]:
     redis = Redis.from_url(url)
     await redis.flushdb()
     keys = Keys("bridge", ACCOUNT)
-    watchlist = WatchList(redis, keys)
+    WatchList(redis, keys)
     base = await used(redis)
     customers = [str(uuid.uuid4()) for _ in range(CUSTOMERS)]
     for chunk in range(0, CUSTOMERS, 1000):
