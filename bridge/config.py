@@ -176,7 +176,10 @@ class _Reader:
             try:
                 return Path(path).read_text(encoding="utf-8").strip()
             except OSError as exc:
-                self.problems.append(f"{name}_FILE: cannot read {path}: {exc.strerror}")
+                self.problems.append(f"{name}_FILE: cannot read {path!r}: {exc.strerror}")
+                return None
+            except UnicodeDecodeError:
+                self.problems.append(f"{name}_FILE: {path!r} is not UTF-8 text")
                 return None
         return value
 
@@ -249,8 +252,13 @@ def _key_prefix(value: str) -> str:
     return value
 
 
+def _digits(value: str) -> bool:
+    """ASCII digits only: ``str.isdigit`` also accepts ``٣`` and ``²``."""
+    return value.isascii() and value.isdigit()
+
+
 def _port(value: str) -> int:
-    if not value.isdigit() or not 0 < int(value) < 65536:
+    if not _digits(value) or not 0 < int(value) < 65536:
         raise ValueError(f"{value!r} is not a TCP port (1-65535)")
     return int(value)
 
@@ -260,7 +268,7 @@ def _port_or_off(value: str) -> int:
 
 
 def _positive_int(value: str) -> int:
-    if not value.isdigit() or int(value) < 1:
+    if not _digits(value) or int(value) < 1:
         raise ValueError(f"{value!r} is not a positive whole number")
     return int(value)
 

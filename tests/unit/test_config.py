@@ -194,3 +194,27 @@ def test_malformed_durations_are_refused(text: str) -> None:
 @given(st.integers(min_value=0, max_value=10**9))
 def test_formatted_durations_parse_back_to_the_same_milliseconds(millis: int) -> None:
     assert parse_duration(format_duration(millis / 1000)) == pytest.approx(millis / 1000)
+
+
+def test_a_secret_file_that_is_not_text_is_one_problem_line(tmp_path: Path) -> None:
+    binary = tmp_path / "secret.bin"
+    binary.write_bytes(b"\xff\xfe\x00secret")
+    environ = {**REQUIRED, "BRIDGE_CALYPSO_API_SECRET_FILE": str(binary)}
+    del environ["BRIDGE_CALYPSO_API_SECRET"]
+    assert problems_of(environ) == [
+        f"BRIDGE_CALYPSO_API_SECRET_FILE: {str(binary)!r} is not UTF-8 text"
+    ]
+
+
+@pytest.mark.parametrize("value", ["\u0663\u0663", "\uff18\uff10\uff18\uff10", "\u00b2"])
+def test_ports_and_counts_take_ascii_digits_only(value: str) -> None:
+    problems = problems_of(
+        {**REQUIRED, "BRIDGE_HTTP_PORT": value, "BRIDGE_POLL_CONCURRENCY": value}
+    )
+    assert [p.split(":")[0] for p in problems] == ["BRIDGE_HTTP_PORT", "BRIDGE_POLL_CONCURRENCY"]
+
+
+def test_absurdly_long_durations_are_refused_not_infinite() -> None:
+    assert problems_of({**REQUIRED, "BRIDGE_CALYPSO_TIMEOUT": "9" * 400 + "s"})[0].startswith(
+        "BRIDGE_CALYPSO_TIMEOUT:"
+    )
