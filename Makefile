@@ -4,7 +4,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: install run test lint format openapi bench clean
+.PHONY: install run test chaos lint format openapi bench clean
 
 $(STAMP): pyproject.toml
 	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "Python 3.11 or newer is needed (set PYTHON=python3.12 for example)")'
@@ -19,9 +19,13 @@ install: $(STAMP)
 run: $(STAMP)
 	$(BIN)/bridge dev
 
-## test: lint, type-check, then the whole test suite (real Redis, sandbox over sockets)
+## test: lint, type-check, then the test suite (real Redis, sandbox over sockets, fuzzing)
 test: lint
-	$(BIN)/pytest
+	$(BIN)/pytest --ignore=tests/chaos
+
+## chaos: the fault runs (Redis killed or away, upstream flapping, SIGKILLs, 3x3 replicas)
+chaos: $(STAMP)
+	$(BIN)/pytest tests/chaos
 
 lint: $(STAMP)
 	$(BIN)/ruff check bridge tests
