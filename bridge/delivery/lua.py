@@ -70,31 +70,43 @@ end
 return claimed
 """
 
-# KEYS: due, leases, state, dead, attempts, failing.
-# ARGV: item, token, kind (done|retry|dead), due ms, state json, dead-letter json,
-#       attempt json, subscription id, now ms, attempt-log length, failed (1|0).
-# Records an attempt and what follows from it in one step, only while this worker still
-# holds the delivery; returns {1, failing-since or false}, or {0} if the lease was lost.
+# KEYS: due, leases, state, dead, attempts, failing (all of one subscription).
+# ARGV: subscription id, now ms, attempt-log length, then per attempt 8 values: item, token,
+#       kind (done|retry|dead), due ms, state json, dead-letter json, attempt json, failed.
+# Records many attempts and what follows from each in one step, each only while this worker
+# still holds its delivery. Returns per attempt: -1 lease lost, 0 fine, else the unix ms
+# since when the subscription has been failing.
 SETTLE = """
-if redis.call('HGET', KEYS[2], ARGV[1]) ~= ARGV[2] then return {0} end
-redis.call('HDEL', KEYS[2], ARGV[1])
-if ARGV[3] == 'retry' then
-  redis.call('ZADD', KEYS[1], 'XX', ARGV[4], ARGV[1])
-  redis.call('HSET', KEYS[3], ARGV[1], ARGV[5])
-else
-  redis.call('ZREM', KEYS[1], ARGV[1])
-  redis.call('HDEL', KEYS[3], ARGV[1])
-  if ARGV[3] == 'dead' then redis.call('HSET', KEYS[4], ARGV[1], ARGV[6]) end
+local answers = {}
+local since = false
+for i = 4, #ARGV, 8 do
+  local item, token, kind = ARGV[i], ARGV[i + 1], ARGV[i + 2]
+  if redis.call('HGET', KEYS[2], item) ~= token then
+    table.insert(answers, -1)
+  else
+    redis.call('HDEL', KEYS[2], item)
+    if kind == 'retry' then
+      redis.call('ZADD', KEYS[1], 'XX', ARGV[i + 3], item)
+      redis.call('HSET', KEYS[3], item, ARGV[i + 4])
+    else
+      redis.call('ZREM', KEYS[1], item)
+      redis.call('HDEL', KEYS[3], item)
+      if kind == 'dead' then redis.call('HSET', KEYS[4], item, ARGV[i + 5]) end
+    end
+    if ARGV[i + 6] ~= '' then
+      redis.call('XADD', KEYS[5], 'MAXLEN', '~', ARGV[3], '*', 'a', ARGV[i + 6])
+    end
+    if ARGV[i + 7] == '1' then
+      redis.call('HSETNX', KEYS[6], ARGV[1], ARGV[2])
+      since = redis.call('HGET', KEYS[6], ARGV[1])
+      table.insert(answers, tonumber(since))
+    else
+      redis.call('HDEL', KEYS[6], ARGV[1])
+      table.insert(answers, 0)
+    end
+  end
 end
-if ARGV[7] ~= '' then
-  redis.call('XADD', KEYS[5], 'MAXLEN', '~', ARGV[10], '*', 'a', ARGV[7])
-end
-if ARGV[11] == '1' then
-  redis.call('HSETNX', KEYS[6], ARGV[8], ARGV[9])
-  return {1, redis.call('HGET', KEYS[6], ARGV[8])}
-end
-redis.call('HDEL', KEYS[6], ARGV[8])
-return {1, false}
+return answers
 """
 
 # KEYS: due, leases. ARGV: item, token, due ms.

@@ -179,12 +179,15 @@ class DeliveryQueue:
         return claimed
 
     async def settle(self, settlements: Sequence[Settlement]) -> list[int | None]:
-        """Record many outcomes in one round trip; for each, the unix ms since when its
-        subscription has been failing (None if not failing, or if the lease was lost)."""
+        """Record many outcomes in one round trip (one script call per subscription); for
+        each, the unix ms since when its subscription has been failing (None if it is not,
+        or if the lease was lost)."""
         now = _now_ms()
+        groups: dict[str, list[int]] = {}
+        for index, s in enumerate(settlements):
+            groups.setdefault(s.subscription_id, []).append(index)
         calls: list[tuple[list[str], list[object]]] = []
-        for s in settlements:
-            sub = s.subscription_id
+        for sub, indexes in groups.items():
             keys = [
                 self._keys.deliveries_due(sub),
                 self._keys.deliveries_leases(sub),
@@ -193,25 +196,25 @@ class DeliveryQueue:
                 self._keys.attempts(sub),
                 self._keys.subscriptions_failing,
             ]
-            args: list[object] = [
-                s.lease.item,
-                s.lease.token,
-                s.kind,
-                s.due_ms,
-                b"" if s.state is None else msgspec.json.encode(s.state),
-                b"" if s.dead is None else msgspec.json.encode(s.dead),
-                s.attempt,
-                sub,
-                now,
-                ATTEMPT_LOG_LENGTH,
-                "1" if s.failed else "0",
-            ]
+            args: list[object] = [sub, now, ATTEMPT_LOG_LENGTH]
+            for index in indexes:
+                s = settlements[index]
+                args += [
+                    s.lease.item,
+                    s.lease.token,
+                    s.kind,
+                    s.due_ms,
+                    b"" if s.state is None else msgspec.json.encode(s.state),
+                    b"" if s.dead is None else msgspec.json.encode(s.dead),
+                    s.attempt,
+                    "1" if s.failed else "0",
+                ]
             calls.append((keys, args))
         answers = await self._pipelined(lua.SETTLE, calls) if calls else []
-        failing: list[int | None] = []
-        for answer in cast(list[list[object]], answers):
-            since = answer[1] if len(answer) > 1 else None
-            failing.append(int(cast(bytes, since)) if since else None)
+        failing: list[int | None] = [None] * len(settlements)
+        for indexes, answer in zip(groups.values(), answers, strict=True):
+            for index, value in zip(indexes, cast(list[int], answer), strict=True):
+                failing[index] = value if value > 0 else None
         return failing
 
     async def hand_back(self, subscription_id: str, lease: Lease) -> bool:

@@ -21,7 +21,10 @@ class Sizes:
     events: int = 20_000  # deliveries: events to one subscription
     fanout_events: int = 2_000  # fanout: events to each of fanout_subscriptions
     fanout_subscriptions: int = 10
-    concurrency: int = 64  # per endpoint, for the worker and the baseline loop alike
+    concurrency: int = 64  # per endpoint, for the workers together and the baseline loop
+    # deliveries, fanout: worker processes, one per core as deployed; they split the
+    # endpoint concurrency so that in total it equals the baseline's.
+    delivery_workers: int = 2
     samples: int = 300  # poll-latency and hint-latency: state changes measured
     latency_customers: int = 20
     customers: int = 10_000  # upstream-cost and worker-memory: watched customers

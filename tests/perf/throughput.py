@@ -54,10 +54,12 @@ async def _throughput(ctx: Context, name: str, events: int, *, subscriptions: in
         await ctx.api.subscribe(ctx.sink.url + path)
     # After the subscriptions: a subscription only gets events appended after it.
     await append_events(ctx.redis, batch, batch=1000)
-    env = {"BRIDGE_WEBHOOK_ENDPOINT_CONCURRENCY": str(concurrency)}
+    count = max(1, ctx.sizes.delivery_workers)
+    env = {"BRIDGE_WEBHOOK_ENDPOINT_CONCURRENCY": str(max(1, concurrency // count))}
     profiler: Profiler | None = None
     commands_before = await redis_commands(ctx.redis)
-    async with ctx.stack.worker(env, name=f"worker-{name}") as worker:
+    async with ctx.stack.workers(env, count, name=f"worker-{name}") as workers:
+        worker = workers[0]
         if ctx.profile and name == "deliveries":
             profiled_from = await ctx.sink.wait_distinct(paths, 1, within=60.0)
             profiler = Profiler.start(worker.pid, ctx.build_dir / "worker-profile")
@@ -85,7 +87,7 @@ async def _throughput(ctx: Context, name: str, events: int, *, subscriptions: in
         f"{number(total)} deliveries in {bridge['seconds']:.2f} s "
         f"({bridge['duplicates']} duplicates); baseline {number(before['rate'])} req/s "
         f"before and {number(after['rate'])} after; {concurrency} connections per "
-        f"endpoint; bodies {len(bodies[0])} bytes",
+        f"endpoint in total, over {count} worker process(es); bodies {len(bodies[0])} bytes",
         "Redis commands per delivery: "
         + ", ".join(f"{c} {v:g}" for c, v in list(commands.items())[:7]),
     ]
