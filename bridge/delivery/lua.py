@@ -8,19 +8,27 @@ from __future__ import annotations
 
 __all__ = ["CLAIM_WITH_BODIES", "ENQUEUE", "FAN_OUT", "RETIRE", "RETURN", "SETTLE"]
 
-# KEYS: stream, active set, then (due, state) per target subscription.
-# ARGV: group, entry id, event id, state json, due ms, then one subscription id per target.
-# Creates the deliveries of one stream entry and acknowledges it: the entry is acked exactly
-# when its deliveries exist, so a crash leaves it pending (claimed again) and a repeat adds
-# nothing (HSETNX).
+# KEYS: stream, active set, then (due, state) for each subscription k = 1..S of the batch.
+# ARGV: group, due ms, S, the S subscription ids, then per entry: entry id, event id,
+#       state json, n, and the n subscription numbers (1..S) that want it.
+# Creates the deliveries of a batch of stream entries and acknowledges them in one step: an
+# entry is acked exactly when its deliveries exist, so a crash leaves it pending (claimed
+# again) and a repeat adds nothing (HSETNX).
 FAN_OUT = """
-for i = 3, #KEYS, 2 do
-  if redis.call('HSETNX', KEYS[i + 1], ARGV[3], ARGV[4]) == 1 then
-    redis.call('ZADD', KEYS[i], ARGV[5], ARGV[3])
+local subscriptions = tonumber(ARGV[3])
+local i = 4 + subscriptions
+while i <= #ARGV do
+  local entry, event, state, n = ARGV[i], ARGV[i + 1], ARGV[i + 2], tonumber(ARGV[i + 3])
+  for j = 1, n do
+    local k = tonumber(ARGV[i + 3 + j])
+    if redis.call('HSETNX', KEYS[2 + 2 * k], event, state) == 1 then
+      redis.call('ZADD', KEYS[1 + 2 * k], ARGV[2], event)
+    end
   end
-  redis.call('SADD', KEYS[2], ARGV[6 + (i - 3) / 2])
+  redis.call('XACK', KEYS[1], ARGV[1], entry)
+  i = i + 4 + n
 end
-redis.call('XACK', KEYS[1], ARGV[1], ARGV[2])
+for k = 1, subscriptions do redis.call('SADD', KEYS[2], ARGV[3 + k]) end
 return 1
 """
 

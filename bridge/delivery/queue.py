@@ -122,21 +122,26 @@ class DeliveryQueue:
         raise AssertionError("unreachable")
 
     async def fan_out(self, group: str, batch: Sequence[FanOut]) -> None:
-        """Create the deliveries of stream entries and acknowledge them (one round trip)."""
+        """Create the deliveries of stream entries and acknowledge them: one script call."""
+        if not batch:
+            return
         due = _now_ms() + self._first_delay_ms
-        calls: list[tuple[list[str], list[object]]] = []
+        numbers: dict[str, int] = {}
+        for item in batch:
+            for subscription_id in item.subscription_ids:
+                numbers.setdefault(subscription_id, len(numbers) + 1)
+        keys = [self._keys.events, self._keys.deliveries_active]
+        for subscription_id in numbers:
+            keys += [
+                self._keys.deliveries_due(subscription_id),
+                self._keys.deliveries_state(subscription_id),
+            ]
+        args: list[object] = [group, due, len(numbers), *numbers]
         for item in batch:
             state = msgspec.json.encode(DeliveryState(item.event_type, entry=item.entry_id))
-            keys = [self._keys.events, self._keys.deliveries_active]
-            for subscription_id in item.subscription_ids:
-                keys += [
-                    self._keys.deliveries_due(subscription_id),
-                    self._keys.deliveries_state(subscription_id),
-                ]
-            args = [group, item.entry_id, item.event_id, state, due, *item.subscription_ids]
-            calls.append((keys, args))
-        if calls:
-            await self._pipelined(lua.FAN_OUT, calls)
+            targets = [numbers[s] for s in item.subscription_ids]
+            args += [item.entry_id, item.event_id, state, len(targets), *targets]
+        await self._pipelined(lua.FAN_OUT, [(keys, args)])
 
     async def enqueue(self, subscription_id: str, event_id: str, state: DeliveryState) -> bool:
         keys = [
