@@ -41,4 +41,5 @@ def test_tiny_run_writes_every_figure_with_positive_numbers(tmp_path: Path) -> N
         assert figure["baseline"] > 0
         assert isinstance(figure["passed"], bool)
     assert document["figures"]["deliveries"]["details"]["bridge"]["distinct"] == 300
-    assert (tmp_path / "bench-logs" / "worker-deliveries.log").exists()
+    # One log per worker process of the figure (two by default: worker-deliveries-0, -1).
+    assert sorted((tmp_path / "bench-logs").glob("worker-deliveries*.log"))
