@@ -13,7 +13,6 @@ import socket
 from bridge.calypso.client import CalypsoClient
 from bridge.calypso.retry import RetryPolicy
 from bridge.config import Settings
-from bridge.delivery.attempts import AttemptLog
 from bridge.delivery.dispatcher import DeliveryTuning, Dispatcher
 from bridge.delivery.queue import DeliveryQueue
 from bridge.delivery.retry import RetryPolicy as WebhookRetryPolicy
@@ -89,7 +88,6 @@ class Worker:
         self.deliveries = DeliveryQueue(
             self.redis, self.keys, first_delay=settings.webhook_retry_schedule[0]
         )
-        self.attempts = AttemptLog(self.redis, self.keys)
         self.sender = Sender(
             UrlPolicy.from_settings(settings),
             timeout=settings.webhook_timeout,

@@ -233,9 +233,6 @@ class DeliveryQueue:
         keys = [self._keys.deliveries_due(subscription_id), self._keys.deliveries_active]
         await self._retire(keys=keys, args=[subscription_id])
 
-    async def waiting(self, subscription_id: str) -> int:
-        return int(await self._redis.zcard(self._keys.deliveries_due(subscription_id)))
-
     async def dead_letters(self, subscription_id: str) -> list[DeadLetter]:
         raw = await self._redis.hvals(self._keys.deliveries_dead(subscription_id))
         letters = [msgspec.json.decode(r, type=DeadLetter) for r in cast(list[bytes], raw)]

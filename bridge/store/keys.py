@@ -124,10 +124,6 @@ class Keys:
         """Hash: event id → the dead-lettered delivery, until replayed or redelivered."""
         return f"{self.base}:sub:{subscription_id}:dead"
 
-    def deliveries_unused(self, subscription_id: str) -> str:
-        """A set the shared claim script needs and deliveries never fill."""
-        return f"{self.base}:sub:{subscription_id}:poked"
-
     def attempts(self, subscription_id: str) -> str:
         """Stream: the attempt log of one subscription, newest last."""
         return f"{self.base}:sub:{subscription_id}:attempts"

@@ -1,9 +1,10 @@
-"""Leased work queues in Redis: the poll schedule and the webhook deliveries share this.
+"""Leased work queues in Redis, as the poll schedule uses them.
 
 A queue is a sorted set of item → due time plus a hash of leases. Claiming an item gives it
 a lease (``worker:expiry``) and moves its due time to the lease's expiry, so the item of a
 worker that died becomes due again by itself when the lease runs out. Claims are one
-script, so concurrent workers never hold the same item.
+script, so concurrent workers never hold the same item. (Webhook deliveries follow the same
+lease scheme in :mod:`bridge.delivery.lua`, whose claim also returns each item's payload.)
 """
 
 from __future__ import annotations
