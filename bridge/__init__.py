@@ -1,3 +1,20 @@
-"""Calypso webhook bridge."""
+"""Calypso webhook bridge.
+
+A map of the package, for finding one's way (the README draws how the parts talk):
+
+    cli.py          api | worker | sandbox | dev | receive | openapi
+    config.py       Settings from the environment (durations, _FILE secrets)
+    calypso/        the upstream: models, endpoints, signing, errors, retry, client
+    api/            app factory, auth, problem details, one module per resource
+    store/          Redis connection, every key name, idempotency records
+    events/         event model, transition detector, the Redis stream
+    poller/         watch list, schedule and leases, rate limit, polling loop
+    delivery/       subscriptions, signing, SSRF policy, retry policy, queue, dispatcher
+    worker.py       ``bridge worker``: poller and dispatcher together
+    probes.py       the worker's health and metrics server
+    receiver.py     ``bridge receive``
+    metrics.py      Prometheus metrics; observability.py: logging
+    sandbox/        the Calypso simulator
+"""
 
 __version__ = "0.1.0"
