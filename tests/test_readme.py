@@ -1,4 +1,5 @@
-"""The README's walkthrough works exactly as printed, against ``bridge dev``."""
+"""The README's tour works exactly as printed, against ``bridge dev``, and every relative link
+in the READMEs leads to a file that exists."""
 
 from __future__ import annotations
 
@@ -15,7 +16,8 @@ import pytest
 
 from bridge.local_redis import free_port
 
-README = Path(__file__).parent.parent / "README.md"
+ROOT = Path(__file__).parent.parent
+README = ROOT / "README.md"
 
 
 def block(name: str) -> str:
@@ -81,10 +83,13 @@ def dev_mode(redis_url: str, tmp_path: Path) -> Iterator[tuple[int, int]]:
         log.close()
 
 
-@pytest.mark.timeout(90)
-def test_the_readme_walkthrough_runs_as_printed(dev_mode: tuple[int, int]) -> None:
+@pytest.mark.timeout(120)
+def test_the_readme_tour_runs_as_printed_and_delivers_verified_webhooks(
+    dev_mode: tuple[int, int],
+) -> None:
     api_port, sandbox_port = dev_mode
-    result = run_on(block("walkthrough"), {8080: api_port, 8090: sandbox_port})
+    ports = {8080: api_port, 8090: sandbox_port, 9000: free_port()}
+    result = run_on(block("tour"), ports)
     assert result.returncode == 0, result.stderr + result.stdout
     out = result.stdout
     assert '"externalId":"user-42"' in out
@@ -92,23 +97,50 @@ def test_the_readme_walkthrough_runs_as_printed(dev_mode: tuple[int, int]) -> No
     assert '"currencies":["ETH","USDT_ERC20","USDC_ERC20"]' in out
     assert '"amount":"0.123456789012345678"' in out
     assert '"transactionState":"MEM_POOL_FOUND"' in out
-
-
-@pytest.mark.timeout(120)
-def test_the_readme_tour_delivers_verified_webhooks(dev_mode: tuple[int, int]) -> None:
-    api_port, sandbox_port = dev_mode
-    ports = {8080: api_port, 8090: sandbox_port, 9000: free_port()}
-    result = run_on(block("tour"), ports)
-    assert result.returncode == 0, result.stderr + result.stdout
     lifecycle = [
         "transaction.mem_pool_found",
         "transaction.pending_compliance_check",
         "transaction.confirmed",
         "transaction.credited",
     ]
-    printed = [line.split() for line in result.stdout.splitlines() if " verified " in line]
-    assert [words[2] for words in printed] == lifecycle, result.stdout
-    assert "BAD SIGNATURE" not in result.stdout
-    listing = result.stdout[result.stdout.index('{\n    "items"') :]
+    printed = [line.split() for line in out.splitlines() if " verified " in line]
+    assert [words[2] for words in printed] == lifecycle, out
+    assert "BAD SIGNATURE" not in out
+    listing = out[out.index('{\n    "items"') :]
     types = re.findall(r'"type": "([a-z_.]+)"', listing)
-    assert types == ["customer.created", "deposit_address.issued", *lifecycle]
+    issued = ["deposit_address.issued"] * 2  # BTC, then ETH
+    assert types == ["customer.created", *issued, *lifecycle]
+
+
+DOCUMENTS = [
+    README,
+    ROOT / "tests" / "README.md",
+    ROOT / "tests" / "perf" / "README.md",
+    ROOT / "bridge" / "sandbox" / "README.md",
+    ROOT / "deploy" / "README.md",
+    ROOT / "deploy" / "CAPACITY.md",
+]
+
+
+def _prose(document: Path) -> str:
+    """The document without its fenced code, where brackets are code, not links."""
+    return re.sub(r"^```.*?^```", "", document.read_text(encoding="utf-8"), flags=re.S | re.M)
+
+
+def _anchors(document: Path) -> set[str]:
+    """GitHub's heading anchors: lower case, punctuation dropped, spaces to hyphens."""
+    headings = re.findall(r"^#+ (.+)$", _prose(document), flags=re.M)
+    return {re.sub(r"[^\w\- ]", "", h.strip().lower()).replace(" ", "-") for h in headings}
+
+
+@pytest.mark.parametrize("document", DOCUMENTS, ids=lambda d: str(d.relative_to(ROOT)))
+def test_every_relative_link_leads_to_an_existing_file_and_heading(document: Path) -> None:
+    links = re.findall(r"\]\(([^)\s]+)\)", _prose(document))
+    relative = [link for link in links if not re.match(r"[a-z]+:", link)]
+    assert relative, f"{document.name} links nowhere"
+    for link in relative:
+        path, _, anchor = link.partition("#")
+        target = (document.parent / path).resolve() if path else document
+        assert target.exists(), f"{document.relative_to(ROOT)}: {link} does not exist"
+        if anchor:
+            assert anchor in _anchors(target), f"{document.relative_to(ROOT)}: no #{anchor}"
