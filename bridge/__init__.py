@@ -9,7 +9,10 @@ A map of the package, for finding one's way (the README draws how the parts talk
     store/          Redis connection, every key name, idempotency records
     events/         event model, transition detector, the Redis stream
     poller/         watch list, schedule and leases, rate limit, polling loop
-    delivery/       subscriptions, signing, SSRF policy, retry policy, queue, dispatcher
+    delivery/       subscriptions, signing, SSRF policy, retry policy, queue, replay,
+                    dispatcher (claims ahead, sending, settling)
+    customers.py    create-or-find customers (externalId lock, idempotency keys), changes
+    wiring.py       every component built from Settings, for the API and the worker alike
     worker.py       ``bridge worker``: poller and dispatcher together
     probes.py       the worker's health and metrics server
     receiver.py     ``bridge receive``

@@ -16,7 +16,7 @@ from litestar.openapi.plugins import JsonRenderPlugin, SwaggerRenderPlugin
 from litestar.openapi.spec import Components, Schema, SecurityScheme
 from litestar.typing import FieldDefinition
 
-from bridge import __version__
+from bridge import __version__, wiring
 from bridge.api import health
 from bridge.api.addresses import AddressController
 from bridge.api.auth import bearer_guard
@@ -25,7 +25,7 @@ from bridge.api.events import EventController
 from bridge.api.inbound import calypso_webhook
 from bridge.api.observe import RequestObserver
 from bridge.api.problems import exception_handlers
-from bridge.api.services import Services, services_of
+from bridge.api.services import services_of
 from bridge.api.subscriptions import SubscriptionController
 from bridge.api.transactions import TransactionController
 from bridge.api.watch import WatchController
@@ -51,7 +51,9 @@ def create_app(
 
     @asynccontextmanager
     async def lifespan(app: Litestar) -> AsyncIterator[None]:
-        services = Services.build(settings, retry=retry, metrics=metrics)
+        services = wiring.Components(
+            settings, upstream=wiring.measured, retry=retry, metrics=metrics
+        )
         app.state.services = services
         try:
             yield
@@ -85,7 +87,7 @@ def create_app(
     )
 
 
-def _services(state: State) -> Services:
+def _services(state: State) -> wiring.Components:
     return services_of(state)
 
 

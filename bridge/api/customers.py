@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import contextlib
 import hashlib
 from typing import Annotated, Any
 
@@ -10,22 +9,19 @@ import msgspec
 from litestar import Controller, Request, Response, get, patch, post
 from litestar.openapi.datastructures import ResponseSpec
 from litestar.params import HeaderParameter, JSONBody, QueryParameter
-from redis.exceptions import LockError
 
 from bridge.api.auth import caller_scope
 from bridge.api.params import CustomerId
-from bridge.api.problems import ProblemError, problems
+from bridge.api.problems import problems
 from bridge.api.schemas import (
     CustomerCreateRequest,
     CustomerList,
     CustomerOut,
     CustomerUpdateRequest,
 )
-from bridge.api.services import Services, ServicesDep
+from bridge.api.services import ServicesDep
 from bridge.calypso import models
-from bridge.events.build import customer_event
-from bridge.events.model import EventType
-from bridge.store.idempotency import Claim, StoredResponse
+from bridge.customers import IdempotentRequest
 
 __all__ = ["CustomerController"]
 
@@ -70,43 +66,20 @@ class CustomerController(Controller):
         services: ServicesDep,
         idempotency_key: IdempotencyKey = None,
     ) -> Response[CustomerOut]:
-        if idempotency_key is None:
-            status, customer = await _create_or_find(services, data)
-            return Response(CustomerOut.of(customer), status_code=status)
-        scope = caller_scope(request)
-        fingerprint = hashlib.sha256(b"POST /v1/customers " + msgspec.json.encode(data)).hexdigest()
-        claim, stored = await services.idempotency.claim(scope, idempotency_key, fingerprint)
-        if claim is Claim.REPLAY:
-            assert stored is not None
-            replay = msgspec.json.decode(stored.body, type=CustomerOut)
-            headers = {"Idempotent-Replayed": "true"}
-            return Response(replay, status_code=stored.status, headers=headers)
-        if claim is Claim.IN_FLIGHT:
-            raise ProblemError(
-                409,
-                "idempotency_in_flight",
-                "A request with this Idempotency-Key is still in progress",
-                "Retry once it has finished to get its response.",
-                headers={"Retry-After": "1"},
-            )
-        if claim is Claim.MISMATCH:
-            raise ProblemError(
-                422,
-                "idempotency_key_reused",
-                "This Idempotency-Key was used for a different request",
-                "Use a new key for a new request.",
-            )
-        try:
-            status, created = await _create_or_find(services, data)
-        except BaseException:
-            # The outcome is either nothing or unknown: free the key so a retry runs again
-            # (with an externalId, that retry finds a customer that did get created).
-            await services.idempotency.release(scope, idempotency_key, fingerprint)
-            raise
-        answer = CustomerOut.of(created)
-        stored = StoredResponse(status, msgspec.json.encode(answer))
-        await services.idempotency.complete(scope, idempotency_key, fingerprint, stored)
-        return Response(answer, status_code=status)
+        create = models.CustomerCreate(
+            email=data.email, description=data.description, externalId=data.externalId
+        )
+        idempotent = None
+        if idempotency_key is not None:
+            body = b"POST /v1/customers " + msgspec.json.encode(data)
+            fingerprint = hashlib.sha256(body).hexdigest()
+            idempotent = IdempotentRequest(caller_scope(request), idempotency_key, fingerprint)
+        outcome = await services.customers.create_or_find(create, idempotent)
+        return Response(
+            CustomerOut.of(outcome.customer),
+            status_code=201 if outcome.created else 200,
+            headers={"Idempotent-Replayed": "true"} if outcome.replayed else None,
+        )
 
     @get(
         "/",
@@ -138,9 +111,7 @@ class CustomerController(Controller):
         self, services: ServicesDep, customer_id: CustomerId, data: JSONBody[CustomerUpdateRequest]
     ) -> CustomerOut:
         update = models.CustomerUpdate(customer_id, data.email, data.description)
-        customer = await services.calypso.update_customer(update)
-        await _announce(services, EventType.CUSTOMER_UPDATED, customer)
-        return CustomerOut.of(customer)
+        return CustomerOut.of(await services.customers.update(update))
 
     @post(
         "/{customer_id:uuid}/block",
@@ -149,9 +120,7 @@ class CustomerController(Controller):
         responses=problems(400, 401, 404, 422, 502, 503, 504),
     )
     async def block_customer(self, services: ServicesDep, customer_id: CustomerId) -> CustomerOut:
-        customer = await services.calypso.block_customer(customer_id)
-        await _announce(services, EventType.CUSTOMER_BLOCKED, customer)
-        return CustomerOut.of(customer)
+        return CustomerOut.of(await services.customers.block(customer_id))
 
     @post(
         "/{customer_id:uuid}/unblock",
@@ -160,61 +129,4 @@ class CustomerController(Controller):
         responses=problems(400, 401, 404, 422, 502, 503, 504),
     )
     async def unblock_customer(self, services: ServicesDep, customer_id: CustomerId) -> CustomerOut:
-        customer = await services.calypso.unblock_customer(customer_id)
-        await _announce(services, EventType.CUSTOMER_UNBLOCKED, customer)
-        return CustomerOut.of(customer)
-
-
-async def _announce(services: Services, kind: EventType, customer: models.Customer) -> None:
-    await services.events.append(
-        [customer_event(services.settings.calypso_account, kind, customer)]
-    )
-
-
-async def _create_or_find(
-    services: Services, data: CustomerCreateRequest
-) -> tuple[int, models.Customer]:
-    """Create, unless the external id already names a customer.
-
-    Two requests with one external id are serialised by a Redis lock, so the second sees
-    the first one's customer instead of racing it into a duplicate.
-    """
-    request = models.CustomerCreate(
-        email=data.email, description=data.description, externalId=data.externalId
-    )
-    if data.externalId is None:
-        created = await services.calypso.create_customer(request)
-        await _watch_new(services, created)
-        return 201, created
-    lock = services.redis.lock(
-        services.keys.external_id_lock(data.externalId), timeout=60, blocking_timeout=15
-    )
-    try:
-        await lock.acquire()
-    except LockError:
-        raise ProblemError(
-            409,
-            "external_id_in_flight",
-            "Another request is creating a customer with this externalId",
-            "Retry shortly; it will return that customer.",
-            headers={"Retry-After": "1"},
-        ) from None
-    try:
-        existing = await services.calypso.find_customers_by_external_id(data.externalId)
-        status, customer = (
-            (200, existing[0])
-            if existing
-            else (201, await services.calypso.create_customer(request))
-        )
-        await _watch_new(services, customer)
-    finally:
-        with contextlib.suppress(LockError):  # expired while we worked: nothing to release
-            await lock.release()
-    return status, customer
-
-
-async def _watch_new(services: Services, customer: models.Customer) -> None:
-    # customer.created has a fixed id per customer: announcing it again after a retry (or
-    # for an existing customer matched by externalId) is deduplicated by the event log.
-    await services.watchlist.watch(customer.id, "created")
-    await _announce(services, EventType.CUSTOMER_CREATED, customer)
+        return CustomerOut.of(await services.customers.unblock(customer_id))

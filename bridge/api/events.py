@@ -12,7 +12,7 @@ from litestar.params import FromQuery, JSONBody, PathParameter, QueryParameter
 from bridge.api.params import Cursor, before_first_entry
 from bridge.api.problems import ProblemError, problems
 from bridge.api.services import ServicesDep
-from bridge.api.subscriptions import Queued, redeliver_event
+from bridge.api.subscriptions import Queued
 from bridge.events.model import EventType
 
 __all__ = ["EventController"]
@@ -93,7 +93,8 @@ class EventController(Controller):
         data: JSONBody[RedeliverRequest | None] = None,
     ) -> Response[Queued]:
         target = data.subscriptionId if data is not None else None
-        return await redeliver_event(services, event_id, target)
+        queued = await services.redelivery.redeliver(event_id, target)
+        return Response(Queued(queued, event_id), status_code=202)
 
     @get(
         "/{event_id:str}",

@@ -34,6 +34,9 @@ from bridge.calypso.errors import (
     CalypsoTimeout,
     CalypsoUnavailable,
 )
+from bridge.customers import ExternalIdInFlight
+from bridge.delivery.replay import EventNotFound, SubscriptionNotFound
+from bridge.store.idempotency import IdempotencyKeyInFlight, IdempotencyKeyReused
 
 __all__ = ["PROBLEM_MEDIA_TYPE", "Problem", "ProblemError", "exception_handlers", "problems"]
 
@@ -123,6 +126,39 @@ def _respond(
 
 def _problem_error(request: Request[Any, Any, Any], exc: ProblemError) -> Response[Problem]:
     return _respond(request, exc.status, exc.code, exc.title, exc.detail, headers=exc.headers)
+
+
+# The bridge's own refusals, raised outside the API: what each means to a caller.
+_REFUSALS: dict[type[Exception], ProblemError] = {
+    ExternalIdInFlight: ProblemError(
+        409,
+        "external_id_in_flight",
+        "Another request is creating a customer with this externalId",
+        "Retry shortly; it will return that customer.",
+        headers={"Retry-After": "1"},
+    ),
+    IdempotencyKeyInFlight: ProblemError(
+        409,
+        "idempotency_in_flight",
+        "A request with this Idempotency-Key is still in progress",
+        "Retry once it has finished to get its response.",
+        headers={"Retry-After": "1"},
+    ),
+    IdempotencyKeyReused: ProblemError(
+        422,
+        "idempotency_key_reused",
+        "This Idempotency-Key was used for a different request",
+        "Use a new key for a new request.",
+    ),
+    EventNotFound: ProblemError(
+        404, "not_found", "No such event", "Unknown, or older than the retention."
+    ),
+    SubscriptionNotFound: ProblemError(404, "not_found", "No such subscription"),
+}
+
+
+def _refusal(request: Request[Any, Any, Any], exc: Exception) -> Response[Problem]:
+    return _problem_error(request, _REFUSALS[type(exc)])
 
 
 def _http_exception(request: Request[Any, Any, Any], exc: HTTPException) -> Response[Problem]:
@@ -265,6 +301,7 @@ def _unexpected(request: Request[Any, Any, Any], exc: Exception) -> Response[Pro
 
 exception_handlers: ExceptionHandlersMap = {
     ProblemError: _problem_error,
+    **dict.fromkeys(_REFUSALS, _refusal),
     HTTPException: _http_exception,
     CalypsoError: _calypso_error,
     RedisError: _redis_error,

@@ -3,23 +3,25 @@
 from __future__ import annotations
 
 import uuid
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Annotated
 
 import msgspec
-from litestar import Controller, Response, delete, get, patch, post
+from litestar import Controller, delete, get, patch, post
 from litestar.params import JSONBody, KwargDefinition, PathParameter, QueryParameter
 
 from bridge.api.params import Cursor, before_first_entry
 from bridge.api.problems import ProblemError, problems
 from bridge.api.schemas import rfc3339_ms
-from bridge.api.services import Services, ServicesDep
+from bridge.api.services import ServicesDep
 from bridge.delivery.attempts import Attempt
 from bridge.delivery.queue import DeliveryState
+from bridge.delivery.replay import REPLAY_LIMIT
 from bridge.delivery.ssrf import UrlRefused
-from bridge.delivery.subscriptions import Subscription, matches
+from bridge.delivery.subscriptions import Subscription
 from bridge.events.model import EventType
 from bridge.events.samples import sample_event
+from bridge.wiring import Components
 
 __all__ = ["SubscriptionController"]
 
@@ -41,7 +43,6 @@ EventTypeFilter = Annotated[
     ),
 ]
 Url = Annotated[str, msgspec.Meta(min_length=1, max_length=2048)]
-REPLAY_LIMIT = 100_000
 
 
 class SubscriptionCreate(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
@@ -162,14 +163,14 @@ class DeadLetterList(msgspec.Struct, frozen=True):
     items: list[DeadLetterOut]
 
 
-async def _existing(services: Services, subscription_id: str) -> Subscription:
+async def _existing(services: Components, subscription_id: str) -> Subscription:
     subscription = await services.subscriptions.get(subscription_id)
     if subscription is None:
         raise ProblemError(404, "not_found", "No such subscription")
     return subscription
 
 
-async def _checked_url(services: Services, url: str) -> str:
+async def _checked_url(services: Components, url: str) -> str:
     try:
         return await services.url_policy.check_url(url)
     except UrlRefused as exc:
@@ -343,46 +344,4 @@ class SubscriptionController(Controller):
         data: JSONBody[ReplayRequest],
     ) -> Queued:
         subscription = await _existing(services, subscription_id)
-        since = data.since if data.since.tzinfo else data.since.replace(tzinfo=UTC)
-        cursor = f"{max(0, int(since.timestamp() * 1000))}-0"
-        queued = 0
-        scanned = 0
-        while scanned < REPLAY_LIMIT:
-            page = await services.events.page(
-                cursor=cursor, limit=1000, newest_first=False, scan_limit=1000
-            )
-            for stored in page.items:
-                if matches(subscription, stored.type, stored.customer_id):
-                    state = DeliveryState(stored.type, entry=stored.entry_id)
-                    queued += await services.deliveries.enqueue(
-                        subscription_id, stored.event_id, state
-                    )
-            scanned += len(page.items)
-            if page.next_cursor is None or not page.items:
-                break
-            cursor = page.next_cursor
-        return Queued(queued)
-
-
-async def redeliver_event(
-    services: Services, event_id: str, subscription_id: str | None
-) -> Response[Queued]:
-    """Queue one event again for every subscription that wants it, or for one of them."""
-    stored = await services.events.get(event_id)
-    if stored is None:
-        raise ProblemError(
-            404, "not_found", "No such event", "Unknown, or older than the retention."
-        )
-    if subscription_id is not None:
-        targets = [await _existing(services, subscription_id)]
-    else:
-        targets = [
-            s
-            for s in await services.subscriptions.all()
-            if s.enabled and matches(s, stored.type, stored.customer_id)
-        ]
-    queued = 0
-    for target in targets:
-        state = DeliveryState(stored.type, entry=stored.entry_id)
-        queued += await services.deliveries.enqueue(target.id, event_id, state)
-    return Response(Queued(queued, event_id), status_code=202)
+        return Queued(await services.redelivery.replay(subscription, data.since))

@@ -2,16 +2,16 @@
 
 Per worker, four loops. *Fan-out* turns stream entries into deliveries (see
 :mod:`bridge.delivery.fanout`); *reclaim* takes over the entries of a crashed consumer.
-*Delivery* claims due deliveries per subscription in batches, under a lease longer than the
-HTTP timeout plus a margin (a slow receiver is never hit twice in parallel), and sends them
-within each endpoint's concurrency bound and circuit breaker, so one slow or dead receiver
-never holds up the others. *Settle* writes the outcomes of many attempts (attempt log,
-retry or dead letter, the failing clock) in one round trip.
+*Delivery* claims due deliveries per subscription in batches ahead of sending
+(:mod:`~bridge.delivery.claims`), under a lease longer than the HTTP timeout plus a margin
+(a slow receiver is never hit twice in parallel), and starts attempts within each
+endpoint's concurrency bound and circuit breaker (:mod:`~bridge.delivery.sending`), so one
+slow or dead receiver never holds up the others. *Settle* writes the outcomes of many
+attempts in one round trip (:mod:`~bridge.delivery.settling`).
 
-Claims run ahead of sending: a subscription keeps up to twice its concurrency claimed, so
-a finished attempt is followed at once by the next one, without a Redis round trip in
-between. A claimed delivery that waited too long to leave its lease a full attempt is
-handed back instead of sent.
+Stopping is two-phase: the loops stop, running attempts get a grace period, the rest are
+cancelled and hand their deliveries back; then what is settled is written and what is
+claimed but not sent is handed back.
 """
 
 from __future__ import annotations
@@ -21,19 +21,19 @@ import contextlib
 import logging
 import random
 import time
-from collections import defaultdict, deque
-from collections.abc import Coroutine
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
-from typing import Any
+from typing import Generic, TypeVar
 
 from redis.exceptions import RedisError
 
-from bridge.delivery.circuit import Circuit
+from bridge.delivery.claims import ClaimAhead
 from bridge.delivery.fanout import FanOutReader
-from bridge.delivery.outcomes import dead_letter, settlement_for
-from bridge.delivery.queue import Claimed, DeliveryQueue, Settlement
-from bridge.delivery.retry import Outcome, RetryPolicy
+from bridge.delivery.queue import DeliveryQueue
+from bridge.delivery.retry import RetryPolicy
 from bridge.delivery.sender import Sender
+from bridge.delivery.sending import Sending
+from bridge.delivery.settling import Settling
 from bridge.delivery.subscriptions import Subscription, SubscriptionStore
 from bridge.metrics import Metrics
 from bridge.store.connection import RedisClient
@@ -42,6 +42,8 @@ from bridge.store.keys import Keys
 __all__ = ["DeliveryTuning", "Dispatcher"]
 
 log = logging.getLogger(__name__)
+
+T = TypeVar("T")
 
 
 @dataclass(frozen=True, slots=True)
@@ -80,14 +82,7 @@ class Dispatcher:
         tuning: DeliveryTuning,
         rng: random.Random | None = None,
     ) -> None:
-        self._id = worker_id
-        self._subscriptions = subscriptions
-        self._queue = queue
-        self._sender = sender
-        self._policy = policy
-        self._metrics = metrics
         self._tuning = tuning
-        self._rng = rng or random.Random()
         self._reader = FanOutReader(
             redis,
             keys,
@@ -96,19 +91,33 @@ class Dispatcher:
             batch=tuning.read_batch,
             reclaim_idle=tuning.reclaim_idle,
         )
-        self._in_flight: dict[str, int] = defaultdict(int)
-        self._claimed: dict[str, deque[Claimed]] = defaultdict(deque)
-        self._circuits: dict[str, Circuit] = defaultdict(Circuit)
-        self._tasks: set[asyncio.Task[Any]] = set()
-        self._work = asyncio.Event()
-        self._settling: list[Settlement] = []
-        self._settle_wake = asyncio.Event()
-        self._known: dict[str, Subscription] = {}
-        self._known_at = 0.0
-        self._active: list[str] = []
-        self._active_at = 0.0
-
-    # -- running -------------------------------------------------------------------------
+        self._work = asyncio.Event()  # an attempt ended or deliveries arrived: look again
+        self._settling = Settling(queue, subscriptions, metrics, disable_after=tuning.disable_after)
+        self._claims = ClaimAhead(
+            queue,
+            worker_id=worker_id,
+            endpoint_concurrency=tuning.endpoint_concurrency,
+            lease=tuning.lease,
+            attempt_time=tuning.http_timeout,
+        )
+        self._sending = Sending(
+            queue=queue,
+            sender=sender,
+            policy=policy,
+            metrics=metrics,
+            endpoint_concurrency=tuning.endpoint_concurrency,
+            concurrency=tuning.concurrency,
+            grace=tuning.grace,
+            settle=self._settling.add,
+            on_done=self._work.set,
+            rng=rng or random.Random(),
+        )
+        # The delivery loop re-reads subscriptions at most every 500 ms; the fan-out always
+        # re-reads, so a new subscription gets every event appended after it was created.
+        self._known: _Recent[dict[str, Subscription]] = _Recent(
+            lambda: _by_id(subscriptions), {}, max_age=0.5
+        )
+        self._active: _Recent[list[str]] = _Recent(queue.active, [], max_age=0.1)
 
     async def run(self, stop: asyncio.Event) -> None:
         await self._reader.ensure_group()
@@ -124,10 +133,10 @@ class Dispatcher:
             for task in loops:
                 task.cancel()
             await asyncio.gather(*loops, return_exceptions=True)
-            await self._finish_in_flight()
+            await self._sending.finish()
             with contextlib.suppress(RedisError):
-                await self._flush_settlements()
-                await self._hand_back_claimed()
+                await self._settling.flush()
+                await self._claims.hand_back()
 
     async def drain(self) -> int:
         """Fan out everything unread and deliver everything due now; for tests."""
@@ -137,15 +146,15 @@ class Dispatcher:
         sent = 0
         while started := await self._start_due(refresh=True):
             sent += started
-            await asyncio.gather(*list(self._tasks))
-            await self._flush_settlements()
+            await self._sending.wait()
+            await self._settling.flush()
         return sent
 
     async def _fan_out_loop(self, stop: asyncio.Event) -> None:
         while not stop.is_set():
             try:
                 if await self._reader.read_once(self._fresh_subscriptions, block_ms=1000):
-                    self._active_at = 0.0  # new deliveries: look for them at once
+                    self._active.expire()  # new deliveries: look for them at once
                     self._work.set()
             except RedisError as exc:
                 log.warning("fan-out paused: %s", type(exc).__name__)
@@ -159,8 +168,6 @@ class Dispatcher:
                 cursor = await self._reader.reclaim_once(self._fresh_subscriptions, cursor)
             except RedisError as exc:
                 log.warning("reclaim paused: %s", type(exc).__name__)
-
-    # -- delivery ------------------------------------------------------------------------
 
     async def _delivery_loop(self, stop: asyncio.Event) -> None:
         while not stop.is_set():
@@ -178,166 +185,63 @@ class Dispatcher:
                 for waiter in waiters:
                     waiter.cancel()
 
-    async def _start_due(self, *, refresh: bool) -> int:
-        subscriptions = await self._subscriptions_now(refresh)
-        if refresh or time.monotonic() - self._active_at > 0.1:
-            self._active = await self._queue.active()
-            self._active_at = time.monotonic()
-        wanted = set(self._active) | {s for s, q in self._claimed.items() if q}
-        started = 0
-        for subscription_id in sorted(wanted):
-            subscription = subscriptions.get(subscription_id)
-            circuit = self._circuits[subscription_id]
-            if subscription is None or not subscription.enabled or not circuit.allows_any():
-                await self._hand_back_claimed(subscription_id)
-                continue
-            await self._claim_ahead(subscription_id)
-            started += self._start_claimed(subscription, circuit)
-        return started
-
-    async def _claim_ahead(self, subscription_id: str) -> None:
-        """Keep up to twice the endpoint's concurrency claimed; claim in batches."""
-        limit = self._tuning.endpoint_concurrency
-        owned = self._in_flight[subscription_id] + len(self._claimed[subscription_id])
-        if owned > limit:
-            return
-        wanted = min(2 * limit - owned, self._tuning.concurrency - len(self._tasks))
-        if wanted <= 0:
-            return
-        claimed = await self._queue.claim(subscription_id, self._id, wanted, self._tuning.lease)
-        self._claimed[subscription_id].extend(claimed)
-        if not claimed and not owned:
-            await self._queue.retire(subscription_id)
-
-    def _start_claimed(self, subscription: Subscription, circuit: Circuit) -> int:
-        queue = self._claimed[subscription.id]
-        started = 0
-        # A claimed delivery must still have a whole attempt's worth of lease to be sent.
-        latest_start_ms = (time.time() + self._tuning.http_timeout + 1.0) * 1000
-        while (
-            queue
-            and self._in_flight[subscription.id] < self._tuning.endpoint_concurrency
-            and len(self._tasks) < self._tuning.concurrency
-            and circuit.allows() > 0
-        ):
-            delivery = queue.popleft()
-            if _lease_expiry_ms(delivery) < latest_start_ms:
-                self._spawn(self._queue.hand_back(subscription.id, delivery.lease))
-                continue
-            self._in_flight[subscription.id] += 1
-            self._spawn(self._deliver(subscription, delivery))
-            started += 1
-        return started
-
-    def _spawn(self, work: Coroutine[Any, Any, Any]) -> None:
-        task = asyncio.create_task(work)
-        self._tasks.add(task)
-        task.add_done_callback(self._tasks.discard)
-
-    async def _deliver(self, subscription: Subscription, delivery: Claimed) -> None:
-        lease, state = delivery.lease, delivery.state
-        try:
-            if delivery.body is None:
-                # Trimmed from the stream before it could be delivered: nothing left to send.
-                self._settle(
-                    dead_letter(subscription.id, lease, state, "event no longer in stream")
-                )
-                return
-            secrets = subscription.signing_secrets(int(time.time() * 1000))
-            try:
-                result = await self._sender.send(
-                    subscription.url, lease.item, delivery.body, secrets
-                )
-            except asyncio.CancelledError:
-                # Stopping: hand the delivery back, due now, for the next worker to send.
-                with contextlib.suppress(RedisError):
-                    await asyncio.shield(self._queue.hand_back(subscription.id, lease))
-                raise
-            delivered = result.outcome is Outcome.DELIVERED
-            self._circuits[subscription.id].record(delivered)
-            self._metrics.deliveries.labels(result.outcome.value).inc()
-            self._metrics.delivery_seconds.observe(result.latency_ms / 1000)
-            if delivered and state.entry:
-                appended = int(state.entry.split("-", 1)[0]) / 1000
-                self._metrics.delivery_latency.observe(max(0.0, time.time() - appended))
-            self._settle(
-                settlement_for(subscription.id, lease, state, result, self._policy, self._rng)
-            )
-        finally:
-            self._in_flight[subscription.id] -= 1
-            self._work.set()
-
-    async def _hand_back_claimed(self, subscription_id: str | None = None) -> None:
-        targets = [subscription_id] if subscription_id else list(self._claimed)
-        for target in targets:
-            queue = self._claimed[target]
-            while queue:
-                await self._queue.hand_back(target, queue.popleft().lease)
-
-    # -- settling ------------------------------------------------------------------------
-
-    def _settle(self, settlement: Settlement) -> None:
-        self._settling.append(settlement)
-        self._settle_wake.set()
-
     async def _settle_loop(self, stop: asyncio.Event) -> None:
         while not stop.is_set():
-            await self._settle_wake.wait()
-            self._settle_wake.clear()
+            await self._settling.wait()
             try:
-                await self._flush_settlements()
+                await self._settling.flush()
             except RedisError as exc:
                 # Unsettled deliveries keep their leases, which run out: they are sent again.
                 log.warning("settling attempts failed: %s", type(exc).__name__)
                 await _sleep_unless(stop, 0.5)
 
-    async def _flush_settlements(self) -> None:
-        batch, self._settling = self._settling, []
-        if not batch:
-            return
-        failing = await self._queue.settle(batch)
-        disable_after_ms = int(self._tuning.disable_after * 1000)
-        now_ms = int(time.time() * 1000)
-        for settlement, since in zip(batch, failing, strict=True):
-            if settlement.kind == "dead":
-                self._metrics.dead_letters.inc()
-            reason = None
-            if settlement.gone:
-                reason = "gone"
-            elif since is not None and now_ms - since >= disable_after_ms:
-                reason = "failing"
-            if reason is not None:
-                await self._subscriptions.disable(settlement.subscription_id, reason)
-                log.warning(
-                    "subscription disabled",
-                    extra={"subscription": settlement.subscription_id, "reason": reason},
-                )
-
-    # -- helpers -------------------------------------------------------------------------
+    async def _start_due(self, *, refresh: bool) -> int:
+        """Top up the claims of every subscription with work and start what may go out."""
+        subscriptions = await self._known.get(refresh)
+        active = await self._active.get(refresh)
+        started = 0
+        for subscription_id in sorted(set(active) | self._claims.waiting()):
+            subscription = subscriptions.get(subscription_id)
+            if (
+                subscription is None
+                or not subscription.enabled
+                or self._sending.cooling_down(subscription_id)
+            ):
+                await self._claims.hand_back(subscription_id)
+                continue
+            await self._claims.top_up(
+                subscription_id,
+                in_flight=self._sending.in_flight(subscription_id),
+                room=self._sending.room,
+            )
+            started += self._sending.start(subscription, self._claims)
+        return started
 
     async def _fresh_subscriptions(self) -> dict[str, Subscription]:
-        return await self._subscriptions_now(True)
-
-    async def _subscriptions_now(self, refresh: bool) -> dict[str, Subscription]:
-        # Re-read at most every 500 ms in the delivery loop; the fan-out always re-reads,
-        # so a new subscription gets every event appended after it was created.
-        if refresh or time.monotonic() - self._known_at > 0.5:
-            self._known = {s.id: s for s in await self._subscriptions.all()}
-            self._known_at = time.monotonic()
-        return self._known
-
-    async def _finish_in_flight(self) -> None:
-        """Let running attempts end within the grace period; hand the rest back."""
-        if not self._tasks:
-            return
-        _, pending = await asyncio.wait(self._tasks, timeout=self._tuning.grace)
-        for task in pending:
-            task.cancel()
-        await asyncio.gather(*pending, return_exceptions=True)
+        return await self._known.get(refresh=True)
 
 
-def _lease_expiry_ms(delivery: Claimed) -> float:
-    return float(delivery.lease.token.rsplit(":", 1)[1])
+class _Recent(Generic[T]):
+    """A value read again once older than ``max_age`` seconds, or when asked to."""
+
+    def __init__(self, load: Callable[[], Awaitable[T]], initial: T, *, max_age: float) -> None:
+        self._load = load
+        self._value = initial
+        self._max_age = max_age
+        self._at = 0.0
+
+    async def get(self, refresh: bool = False) -> T:
+        if refresh or time.monotonic() - self._at > self._max_age:
+            self._value = await self._load()
+            self._at = time.monotonic()
+        return self._value
+
+    def expire(self) -> None:
+        self._at = 0.0
+
+
+async def _by_id(subscriptions: SubscriptionStore) -> dict[str, Subscription]:
+    return {s.id: s for s in await subscriptions.all()}
 
 
 async def _sleep_unless(stop: asyncio.Event, seconds: float) -> None:

@@ -17,7 +17,13 @@ import msgspec
 from bridge.store.connection import RedisClient
 from bridge.store.keys import Keys
 
-__all__ = ["Claim", "IdempotencyStore", "StoredResponse"]
+__all__ = [
+    "Claim",
+    "IdempotencyKeyInFlight",
+    "IdempotencyKeyReused",
+    "IdempotencyStore",
+    "StoredResponse",
+]
 
 # Claims the key with a pending record, or returns the record that already holds it.
 _CLAIM = """
@@ -51,6 +57,14 @@ class Claim(Enum):
     IN_FLIGHT = "in_flight"
     MISMATCH = "mismatch"
     REPLAY = "replay"
+
+
+class IdempotencyKeyInFlight(Exception):
+    """A request with this key is still running: its answer is not known yet."""
+
+
+class IdempotencyKeyReused(Exception):
+    """The key was first used for a different request; replaying that answer would lie."""
 
 
 class IdempotencyStore:

@@ -218,6 +218,25 @@ async def test_redeliver_sends_the_same_webhook_id_again(
     assert second.body == first.body
 
 
+async def test_redeliver_of_an_unknown_event_or_to_an_unknown_subscription_is_a_404(
+    api: Any, worker: Worker, receiver: Receiver
+) -> None:
+    app, url = receiver
+    await subscribe(api, f"{url}/hook")
+    await api.post("/v1/customers", json={})
+    await worker.deliver()
+    (first,) = await app.wait_for(1, "/hook")
+    event_id = first.headers["webhook-id"]
+
+    no_event = await api.post(f"/v1/events/evt_{'a' * 26}/redeliver")
+    to_nobody = await api.post(
+        f"/v1/events/{event_id}/redeliver", json={"subscriptionId": f"sub_{'a' * 24}"}
+    )
+    assert (no_event.status_code, no_event.json()["title"]) == (404, "No such event")
+    assert (to_nobody.status_code, to_nobody.json()["title"]) == (404, "No such subscription")
+    assert {no_event.json()["code"], to_nobody.json()["code"]} == {"not_found"}
+
+
 async def test_a_subscription_failing_for_too_long_is_disabled(
     api: Any, redis: Redis, receiver: Receiver, redis_url: str, sandbox: Any
 ) -> None:

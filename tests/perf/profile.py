@@ -49,6 +49,7 @@ LAYERS: tuple[tuple[str, str | None, str], ...] = (
 # Steps of the delivery path, by function name and file; a sample counts for each on its stack.
 # Names of more than one version of the dispatcher are listed; steps never seen are not shown.
 STEPS: tuple[tuple[str, str, str], ...] = (
+    ("Sending._attempt (one delivery, all of it)", "_attempt", "bridge/delivery/sending.py"),
     ("Dispatcher._deliver (one delivery, all of it)", "_deliver", "bridge/delivery/dispatcher"),
     ("  Sender.send (HTTP attempt, signing included)", "send", "bridge/delivery/sender.py"),
     ("    aiohttp ClientSession._request", "_request", "aiohttp/client.py"),
@@ -60,8 +61,10 @@ STEPS: tuple[tuple[str, str, str], ...] = (
     ("    DeliveryQueue.finish", "finish", "bridge/delivery/queue.py"),
     ("    SubscriptionStore.succeeded", "succeeded", "bridge/delivery/subscriptions.py"),
     ("Dispatcher._flush_settlements", "_flush_settlements", "bridge/delivery/dispatcher"),
+    ("Settling.flush", "flush", "bridge/delivery/settling.py"),
     ("  DeliveryQueue.settle", "settle", "bridge/delivery/queue.py"),
     ("Dispatcher._start_due (claim, bodies)", "_start_due", "bridge/delivery/dispatcher"),
+    ("  ClaimAhead.top_up", "top_up", "bridge/delivery/claims.py"),
     ("  DeliveryQueue.claim", "claim", "bridge/delivery/queue.py"),
     ("  DeliveryQueue.bodies", "bodies", "bridge/delivery/queue.py"),
     ("Dispatcher._delivery_loop (waiting for work)", "_delivery_loop", "bridge/delivery/dis"),

@@ -1,0 +1,220 @@
+"""Every component of a bridge process, built from ``Settings`` in one place.
+
+The API and the worker take their Redis client, stores, queue, Calypso client and sender
+from the same :class:`Components`, so a new setting or dependency is wired once. Each
+component is built on first use and kept: a process builds only what it uses, and
+:meth:`Components.aclose` closes every client it built. What differs between the two
+processes is a parameter, not a copy: how the Calypso client paces itself (``upstream``).
+
+The worker's own loops, :func:`poll_runner` and :func:`dispatcher`, are built here too,
+from the same components.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from functools import cached_property
+
+from bridge.calypso.client import CalypsoClient
+from bridge.calypso.hooks import UpstreamHooks
+from bridge.calypso.retry import RetryPolicy
+from bridge.config import Settings
+from bridge.customers import CustomerService
+from bridge.delivery.attempts import AttemptLog
+from bridge.delivery.dispatcher import DeliveryTuning, Dispatcher
+from bridge.delivery.queue import DeliveryQueue
+from bridge.delivery.replay import Redelivery
+from bridge.delivery.retry import RetryPolicy as WebhookRetryPolicy
+from bridge.delivery.sender import Sender
+from bridge.delivery.ssrf import UrlPolicy
+from bridge.delivery.subscriptions import SubscriptionStore
+from bridge.events.stream import EventLog
+from bridge.metrics import Metrics, UpstreamMetrics
+from bridge.poller.discipline import PollerHooks
+from bridge.poller.poll import CustomerPoller
+from bridge.poller.ratelimit import UpstreamRateLimit
+from bridge.poller.runner import PollRunner, PollTuning
+from bridge.poller.schedule import PollSchedule
+from bridge.poller.watchlist import WatchList
+from bridge.store.connection import RedisClient, connect
+from bridge.store.idempotency import IdempotencyStore
+from bridge.store.keys import Keys
+
+__all__ = ["Components", "UpstreamFor", "dispatcher", "measured", "poll_runner", "rate_limited"]
+
+UpstreamFor = Callable[["Components"], UpstreamHooks]
+
+
+def measured(components: Components) -> UpstreamHooks:
+    """The API's Calypso calls: measured, never held back (a caller is waiting)."""
+    return UpstreamMetrics(components.metrics)
+
+
+def rate_limited(components: Components) -> UpstreamHooks:
+    """The worker's: within the account-wide rate limit, paused by a 429, and measured."""
+    limit = UpstreamRateLimit(
+        components.redis, components.keys, per_second=components.settings.upstream_rate_limit
+    )
+    return PollerHooks(limit, components.metrics)
+
+
+class Components:
+    """The clients and stores of one process, each built once from the settings.
+
+    A plain class on purpose: Litestar hands dependency types to msgspec, which would try to
+    introspect a dataclass's fields.
+    """
+
+    def __init__(
+        self,
+        settings: Settings,
+        *,
+        upstream: UpstreamFor = measured,
+        retry: RetryPolicy | None = None,
+        metrics: Metrics | None = None,
+    ) -> None:
+        self.settings = settings
+        self.metrics = metrics or Metrics()
+        self._upstream = upstream
+        self._retry = retry
+
+    # -- clients (closed by aclose) ------------------------------------------------------
+
+    @cached_property
+    def redis(self) -> RedisClient:
+        return connect(self.settings.redis_url, cluster=self.settings.redis_cluster)
+
+    @cached_property
+    def calypso(self) -> CalypsoClient:
+        s = self.settings
+        return CalypsoClient(
+            base_url=s.calypso_base_url,
+            account=s.calypso_account,
+            api_key=s.calypso_api_key,
+            api_secret=s.calypso_api_secret,
+            timeout=s.calypso_timeout,
+            retry=self._retry,
+            hooks=self._upstream(self),
+        )
+
+    @cached_property
+    def sender(self) -> Sender:
+        return Sender(
+            self.url_policy,
+            timeout=self.settings.webhook_timeout,
+            connect_timeout=self.settings.webhook_connect_timeout,
+        )
+
+    # -- stores --------------------------------------------------------------------------
+
+    @cached_property
+    def keys(self) -> Keys:
+        return Keys(self.settings.key_prefix, self.settings.calypso_account)
+
+    @cached_property
+    def events(self) -> EventLog:
+        return EventLog(
+            self.redis,
+            self.keys,
+            retention=self.settings.stream_retention,
+            max_length=self.settings.stream_max_length,
+        )
+
+    @cached_property
+    def schedule(self) -> PollSchedule:
+        return PollSchedule(self.redis, self.keys)
+
+    @cached_property
+    def watchlist(self) -> WatchList:
+        return WatchList(self.redis, self.keys)
+
+    @cached_property
+    def idempotency(self) -> IdempotencyStore:
+        return IdempotencyStore(self.redis, self.keys)
+
+    @cached_property
+    def subscriptions(self) -> SubscriptionStore:
+        return SubscriptionStore(self.redis, self.keys)
+
+    @cached_property
+    def deliveries(self) -> DeliveryQueue:
+        first_delay = self.settings.webhook_retry_schedule[0]
+        return DeliveryQueue(self.redis, self.keys, first_delay=first_delay)
+
+    @cached_property
+    def attempts(self) -> AttemptLog:
+        return AttemptLog(self.redis, self.keys)
+
+    @cached_property
+    def url_policy(self) -> UrlPolicy:
+        return UrlPolicy.from_settings(self.settings)
+
+    # -- services ------------------------------------------------------------------------
+
+    @cached_property
+    def customers(self) -> CustomerService:
+        return CustomerService(
+            calypso=self.calypso,
+            redis=self.redis,
+            keys=self.keys,
+            watchlist=self.watchlist,
+            events=self.events,
+            idempotency=self.idempotency,
+            account=self.settings.calypso_account,
+        )
+
+    @cached_property
+    def redelivery(self) -> Redelivery:
+        return Redelivery(self.events, self.subscriptions, self.deliveries)
+
+    async def aclose(self) -> None:
+        """Close the clients this process built, the Redis client last (others use it)."""
+        built = vars(self)
+        if "sender" in built:
+            await self.sender.aclose()
+        if "calypso" in built:
+            await self.calypso.aclose()
+        if "redis" in built:
+            await self.redis.aclose()
+
+
+def poll_runner(components: Components, worker_id: str) -> PollRunner:
+    c, s = components, components.settings
+    return PollRunner(
+        worker_id=worker_id,
+        redis=c.redis,
+        keys=c.keys,
+        schedule=c.schedule,
+        poller=CustomerPoller(c.calypso, c.events, s.calypso_account),
+        metrics=c.metrics,
+        tuning=PollTuning(
+            hot_interval=s.poll_hot_interval,
+            idle_interval=s.poll_idle_interval,
+            lease=s.poll_lease,
+            concurrency=s.poll_concurrency,
+            grace=s.shutdown_grace,
+        ),
+    )
+
+
+def dispatcher(components: Components, worker_id: str) -> Dispatcher:
+    c, s = components, components.settings
+    return Dispatcher(
+        worker_id=worker_id,
+        redis=c.redis,
+        keys=c.keys,
+        subscriptions=c.subscriptions,
+        queue=c.deliveries,
+        sender=c.sender,
+        policy=WebhookRetryPolicy(
+            s.webhook_retry_schedule, max_retry_after=s.webhook_max_retry_after
+        ),
+        metrics=c.metrics,
+        tuning=DeliveryTuning(
+            http_timeout=s.webhook_timeout,
+            endpoint_concurrency=s.webhook_endpoint_concurrency,
+            concurrency=s.webhook_concurrency,
+            disable_after=s.webhook_disable_after,
+            grace=s.shutdown_grace,
+        ),
+    )
