@@ -221,7 +221,7 @@ class Dispatcher:
             and circuit.allows() > 0
         ):
             delivery = queue.popleft()
-            if _lease_expiry_ms(delivery) < latest_start_ms:
+            if delivery.lease.expiry_ms < latest_start_ms:
                 self._spawn(self._queue.hand_back(subscription.id, delivery.lease))
                 continue
             self._in_flight[subscription.id] += 1
@@ -334,10 +334,6 @@ class Dispatcher:
         for task in pending:
             task.cancel()
         await asyncio.gather(*pending, return_exceptions=True)
-
-
-def _lease_expiry_ms(delivery: Claimed) -> float:
-    return float(delivery.lease.token.rsplit(":", 1)[1])
 
 
 async def _sleep_unless(stop: asyncio.Event, seconds: float) -> None:
