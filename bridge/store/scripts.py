@@ -48,6 +48,7 @@ __all__ = [
     "Script",
     "Source",
     "load_all",
+    "names",
     "snippet",
     "source",
 ]
@@ -56,7 +57,7 @@ R = TypeVar("R")
 Call: TypeAlias = tuple[Sequence[KeyT], Sequence[EncodableT]]
 """One call of a script: its KEYS and its ARGV."""
 
-_HOME = resources.files(__package__ or "bridge.store") / "lua"
+_HOME = resources.files("bridge.store") / "lua"
 _NEEDS = re.compile(r"^-- Needs: *(.+)$", re.MULTILINE)
 
 
