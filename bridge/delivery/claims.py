@@ -11,18 +11,12 @@ from __future__ import annotations
 from collections import defaultdict, deque
 
 from bridge.delivery.queue import Claimed, DeliveryQueue
-from bridge.store.leases import Lease
 
-__all__ = ["ClaimAhead", "lease_expiry_ms"]
+__all__ = ["ClaimAhead"]
 
 # Time an attempt may take beyond the HTTP timeout (scheduling, settling) before its lease
 # must still be running.
 _MARGIN_SECONDS = 1.0
-
-
-def lease_expiry_ms(lease: Lease) -> float:
-    """When a claim's lease runs out, in unix ms: the token reads ``worker:expiry``."""
-    return float(lease.token.rsplit(":", 1)[1])
 
 
 class ClaimAhead:
@@ -55,7 +49,7 @@ class ClaimAhead:
 
     def too_late(self, claimed: Claimed, now_ms: float) -> bool:
         """Whether the claim's lease would run out during an attempt started now."""
-        return lease_expiry_ms(claimed.lease) < now_ms + self._attempt_ms
+        return claimed.lease.expiry_ms < now_ms + self._attempt_ms
 
     async def top_up(self, subscription_id: str, *, in_flight: int, room: int) -> None:
         """Claim up to twice the endpoint's concurrency, counting the attempts in flight,

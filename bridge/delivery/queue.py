@@ -19,12 +19,21 @@ from dataclasses import dataclass
 from typing import Literal, cast
 
 import msgspec
-from redis.exceptions import NoScriptError
+from redis.typing import EncodableT
 
-from bridge.delivery import lua
 from bridge.store.connection import RedisClient
 from bridge.store.keys import Keys
 from bridge.store.leases import Lease
+from bridge.store.scripts import (
+    DELIVERY_CLAIM,
+    DELIVERY_ENQUEUE,
+    DELIVERY_FAN_OUT,
+    DELIVERY_HAND_BACK,
+    DELIVERY_RETIRE,
+    DELIVERY_SETTLE,
+    Call,
+    Script,
+)
 
 __all__ = ["Claimed", "DeadLetter", "DeliveryQueue", "DeliveryState", "FanOut", "Settlement"]
 
@@ -90,36 +99,12 @@ class DeliveryQueue:
         self._redis = redis
         self._keys = keys
         self._first_delay_ms = int(first_delay * 1000)
-        self._shas: dict[str, str] = {}
-        self._enqueue = redis.register_script(lua.ENQUEUE)
-        self._claim = redis.register_script(lua.CLAIM_WITH_BODIES)
-        self._return = redis.register_script(lua.RETURN)
-        self._retire = redis.register_script(lua.RETIRE)
-
-    async def _sha(self, script: str) -> str:
-        if script not in self._shas:
-            self._shas[script] = str(await self._redis.script_load(script))
-        return self._shas[script]
-
-    async def _pipelined(
-        self, script: str, calls: Sequence[tuple[list[str], list[object]]]
-    ) -> list[object]:
-        """EVALSHA many calls of one script in one round trip (reloading it once if Redis
-        restarted and forgot its scripts)."""
-        for attempt in range(2):
-            sha = await self._sha(script)
-            async with self._redis.pipeline(transaction=False) as pipe:
-                for keys, args in calls:
-                    # What ``pipe.evalsha`` sends, spelt out: a cluster pipeline refuses the
-                    # method (its keys could span slots; ours share the account's hash tag).
-                    pipe.execute_command("EVALSHA", sha, len(keys), *keys, *args)  # type: ignore[arg-type]
-                try:
-                    return cast(list[object], await pipe.execute())
-                except NoScriptError:
-                    if attempt:
-                        raise
-                    self._shas.clear()
-        raise AssertionError("unreachable")
+        self._fan_out = Script(redis, DELIVERY_FAN_OUT)
+        self._enqueue = Script(redis, DELIVERY_ENQUEUE)
+        self._claim = Script(redis, DELIVERY_CLAIM)
+        self._settle = Script(redis, DELIVERY_SETTLE)
+        self._return = Script(redis, DELIVERY_HAND_BACK)
+        self._retire = Script(redis, DELIVERY_RETIRE)
 
     async def fan_out(self, group: str, batch: Sequence[FanOut]) -> None:
         """Create the deliveries of stream entries and acknowledge them: one script call."""
@@ -136,12 +121,12 @@ class DeliveryQueue:
                 self._keys.deliveries_due(subscription_id),
                 self._keys.deliveries_state(subscription_id),
             ]
-        args: list[object] = [group, due, len(numbers), *numbers]
+        args: list[EncodableT] = [group, due, len(numbers), *numbers]
         for item in batch:
             state = msgspec.json.encode(DeliveryState(item.event_type, entry=item.entry_id))
             targets = [numbers[s] for s in item.subscription_ids]
             args += [item.entry_id, item.event_id, state, len(targets), *targets]
-        await self._pipelined(lua.FAN_OUT, [(keys, args)])
+        await self._fan_out(keys, args)
 
     async def enqueue(self, subscription_id: str, event_id: str, state: DeliveryState) -> bool:
         keys = [
@@ -150,13 +135,8 @@ class DeliveryQueue:
             self._keys.deliveries_dead(subscription_id),
             self._keys.deliveries_active,
         ]
-        args: list[str | int | bytes] = [
-            event_id,
-            msgspec.json.encode(state),
-            _now_ms(),
-            subscription_id,
-        ]
-        return bool(await self._enqueue(keys=keys, args=args))
+        args: list[EncodableT] = [event_id, msgspec.json.encode(state), _now_ms(), subscription_id]
+        return bool(await self._enqueue(keys, args))
 
     async def active(self) -> list[str]:
         members = await self._redis.smembers(self._keys.deliveries_active)
@@ -171,13 +151,9 @@ class DeliveryQueue:
             self._keys.deliveries_state(subscription_id),
             self._keys.events,
         ]
-        args: list[str | int] = [_now_ms(), int(lease_seconds * 1000), limit, worker]
-        rows = cast(
-            list[tuple[bytes, bytes, bytes, bytes | None]],
-            await self._claim(keys=keys, args=args),
-        )
+        args: list[EncodableT] = [_now_ms(), int(lease_seconds * 1000), limit, worker]
         claimed = []
-        for item, token, raw_state, body in rows:
+        for item, token, raw_state, body in await self._claim(keys, args):
             state = _state_decoder.decode(raw_state)
             lease = Lease(item.decode(), token.decode(), 0.0)
             claimed.append(Claimed(lease, state, state.body if state.body is not None else body))
@@ -191,7 +167,7 @@ class DeliveryQueue:
         groups: dict[str, list[int]] = {}
         for index, s in enumerate(settlements):
             groups.setdefault(s.subscription_id, []).append(index)
-        calls: list[tuple[list[str], list[object]]] = []
+        calls: list[Call] = []
         for sub, indexes in groups.items():
             keys = [
                 self._keys.deliveries_due(sub),
@@ -201,7 +177,7 @@ class DeliveryQueue:
                 self._keys.attempts(sub),
                 self._keys.subscriptions_failing,
             ]
-            args: list[object] = [sub, now, ATTEMPT_LOG_LENGTH]
+            args: list[EncodableT] = [sub, now, ATTEMPT_LOG_LENGTH]
             for index in indexes:
                 s = settlements[index]
                 args += [
@@ -215,10 +191,10 @@ class DeliveryQueue:
                     "1" if s.failed else "0",
                 ]
             calls.append((keys, args))
-        answers = await self._pipelined(lua.SETTLE, calls) if calls else []
+        answers = await self._settle.many(calls) if calls else []
         failing: list[int | None] = [None] * len(settlements)
         for indexes, answer in zip(groups.values(), answers, strict=True):
-            for index, value in zip(indexes, cast(list[int], answer), strict=True):
+            for index, value in zip(indexes, answer, strict=True):
                 failing[index] = value if value > 0 else None
         return failing
 
@@ -227,11 +203,11 @@ class DeliveryQueue:
             self._keys.deliveries_due(subscription_id),
             self._keys.deliveries_leases(subscription_id),
         ]
-        return bool(await self._return(keys=keys, args=[lease.item, lease.token, _now_ms()]))
+        return bool(await self._return(keys, [lease.item, lease.token, _now_ms()]))
 
     async def retire(self, subscription_id: str) -> None:
         keys = [self._keys.deliveries_due(subscription_id), self._keys.deliveries_active]
-        await self._retire(keys=keys, args=[subscription_id])
+        await self._retire(keys, [subscription_id])
 
     async def dead_letters(self, subscription_id: str) -> list[DeadLetter]:
         raw = await self._redis.hvals(self._keys.deliveries_dead(subscription_id))

@@ -19,50 +19,9 @@ import msgspec
 from bridge.events.model import Event, Snapshot
 from bridge.store.connection import RedisClient
 from bridge.store.keys import Keys
+from bridge.store.scripts import EVENTS_APPEND, EVENTS_RECORD, Script
 
 __all__ = ["EventLog", "EventPage", "StoredEvent"]
-
-# Records a transaction's new snapshot and appends the events of that change in one step:
-# an event is written exactly when the change it reports is recorded, so a crash or a second
-# poller can neither lose nor duplicate one. A stale expected snapshot writes nothing and
-# returns the current one, for the caller to detect again from.
-_RECORD = """
-local current = redis.call('HGET', KEYS[1], ARGV[1]) or ''
-if current ~= ARGV[2] then return {0, current} end
-redis.call('HSET', KEYS[1], ARGV[1], ARGV[3])
-local n = (#ARGV - 6) / 4
-for i = 0, n - 1 do
-  local base = 7 + 4 * i
-  local index = KEYS[3 + i]
-  if redis.call('EXISTS', index) == 0 then
-    local entry = redis.call('XADD', KEYS[2], 'MINID', '~', ARGV[4], '*',
-      'id', ARGV[base], 'type', ARGV[base + 1], 'customerId', ARGV[base + 2],
-      'event', ARGV[base + 3])
-    redis.call('SET', index, entry, 'PX', ARGV[6])
-  end
-end
-redis.call('XTRIM', KEYS[2], 'MAXLEN', '~', ARGV[5])
-return {1, ARGV[3]}
-"""
-
-# Appends events that were never appended before (the index key is the record of that).
-_APPEND = """
-local added = 0
-local n = (#ARGV - 3) / 4
-for i = 0, n - 1 do
-  local base = 4 + 4 * i
-  local index = KEYS[2 + i]
-  if redis.call('EXISTS', index) == 0 then
-    local entry = redis.call('XADD', KEYS[1], 'MINID', '~', ARGV[1], '*',
-      'id', ARGV[base], 'type', ARGV[base + 1], 'customerId', ARGV[base + 2],
-      'event', ARGV[base + 3])
-    redis.call('SET', index, entry, 'PX', ARGV[3])
-    added = added + 1
-  end
-end
-redis.call('XTRIM', KEYS[1], 'MAXLEN', '~', ARGV[2])
-return added
-"""
 
 _Entries = list[tuple[bytes, dict[bytes, bytes]]]
 _encoder = msgspec.json.Encoder()
@@ -96,8 +55,8 @@ class EventLog:
         self._keys = keys
         self._retention_ms = int(retention * 1000)
         self._max_length = max_length
-        self._record = redis.register_script(_RECORD)
-        self._append = redis.register_script(_APPEND)
+        self._record = Script(redis, EVENTS_RECORD)
+        self._append = Script(redis, EVENTS_APPEND)
 
     @property
     def key(self) -> str:
@@ -116,7 +75,12 @@ class EventLog:
         snapshot: Snapshot,
         events: Sequence[Event],
     ) -> tuple[bool, bytes]:
-        """Compare-and-set the snapshot and append ``events``; returns (done, current)."""
+        """Compare-and-set the snapshot and append ``events``; returns (done, current).
+
+        One script (``events_record``): an event is written exactly when the change it
+        reports is recorded, so a crash or a second poller can neither lose nor duplicate
+        one. A stale ``expected`` writes nothing; detect again from the current snapshot.
+        """
         new = snapshot.encode()
         keys = [self._keys.transactions(customer_id), self._keys.events]
         keys += [self._keys.event_index(e.id) for e in events]
@@ -130,7 +94,7 @@ class EventLog:
         ]
         for event in events:
             args += [event.id, event.type, event.customer_id() or "", _encoder.encode(event)]
-        done, current = await self._record(keys=keys, args=args)
+        done, current = await self._record(keys, args)
         return bool(done), bytes(current)
 
     async def append(self, events: Sequence[Event]) -> int:
@@ -141,8 +105,7 @@ class EventLog:
         args: list[bytes | str | int] = [self._min_id(), self._max_length, self._retention_ms]
         for event in events:
             args += [event.id, event.type, event.customer_id() or "", _encoder.encode(event)]
-        added: int = await self._append(keys=keys, args=args)
-        return added
+        return await self._append(keys, args)
 
     async def get(self, event_id: str) -> StoredEvent | None:
         entry_id = await self._redis.get(self._keys.event_index(event_id))

@@ -16,36 +16,10 @@ import msgspec
 from bridge.poller.cadence import Cadence
 from bridge.store.connection import RedisClient
 from bridge.store.keys import Keys
-from bridge.store.leases import CLAIM, Lease, parse_claimed
+from bridge.store.leases import Lease, parse_claimed
+from bridge.store.scripts import POLL_CLAIM, POLL_COMPLETE, POLL_POKE, Script
 
 __all__ = ["Lease", "PollSchedule"]
-
-# Ends a lease and sets the next due time, only while the lease is still this worker's.
-# A customer poked during its poll is due again at once; an unwatched one stays unwatched.
-_COMPLETE = """
-if redis.call('HGET', KEYS[2], ARGV[1]) ~= ARGV[2] then return 0 end
-redis.call('HDEL', KEYS[2], ARGV[1])
-local due = ARGV[3]
-if redis.call('SREM', KEYS[3], ARGV[1]) == 1 then due = ARGV[4] end
-redis.call('ZADD', KEYS[1], 'XX', due, ARGV[1])
-if redis.call('ZSCORE', KEYS[1], ARGV[1]) then redis.call('HSET', KEYS[4], ARGV[1], ARGV[5]) end
-return 1
-"""
-
-# Makes a watched customer due now, or right after its running poll; wakes one worker.
-_POKE = """
-if not redis.call('ZSCORE', KEYS[1], ARGV[1]) then return 0 end
-local lease = redis.call('HGET', KEYS[2], ARGV[1])
-local held_until = lease and tonumber(string.match(lease, ':(%d+)$')) or 0
-if held_until > tonumber(ARGV[2]) then
-  redis.call('SADD', KEYS[3], ARGV[1])
-else
-  redis.call('ZADD', KEYS[1], ARGV[2], ARGV[1])
-end
-redis.call('LPUSH', KEYS[4], '1')
-redis.call('LTRIM', KEYS[4], 0, 63)
-return 1
-"""
 
 
 def _now_ms() -> int:
@@ -56,14 +30,14 @@ class PollSchedule:
     def __init__(self, redis: RedisClient, keys: Keys) -> None:
         self._redis = redis
         self._keys = keys
-        self._claim = redis.register_script(CLAIM)
-        self._complete = redis.register_script(_COMPLETE)
-        self._poke = redis.register_script(_POKE)
+        self._claim = Script(redis, POLL_CLAIM)
+        self._complete = Script(redis, POLL_COMPLETE)
+        self._poke = Script(redis, POLL_POKE)
 
     async def claim(self, worker: str, limit: int, lease_seconds: float) -> list[Lease]:
         keys = [self._keys.poll_schedule, self._keys.poll_leases, self._keys.poll_poked]
         args: list[str | int] = [_now_ms(), int(lease_seconds * 1000), limit, worker]
-        return parse_claimed(await self._claim(keys=keys, args=args))
+        return parse_claimed(await self._claim(keys, args))
 
     async def complete(self, lease: Lease, next_due_ms: int, cadence: Cadence) -> bool:
         keys = [
@@ -79,7 +53,7 @@ class PollSchedule:
             _now_ms(),
             msgspec.json.encode(cadence),
         ]
-        return bool(await self._complete(keys=keys, args=args))
+        return bool(await self._complete(keys, args))
 
     async def poke(self, customer_id: str) -> bool:
         """Poll this customer as soon as possible (an inbound hint said it changed)."""
@@ -89,7 +63,7 @@ class PollSchedule:
             self._keys.poll_poked,
             self._keys.poll_wake,
         ]
-        return bool(await self._poke(keys=keys, args=[customer_id, _now_ms()]))
+        return bool(await self._poke(keys, [customer_id, _now_ms()]))
 
     async def cadence(self, customer_id: str) -> Cadence:
         raw = await self._redis.hget(self._keys.poll_state, customer_id)

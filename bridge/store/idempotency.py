@@ -16,6 +16,7 @@ import msgspec
 
 from bridge.store.connection import RedisClient
 from bridge.store.keys import Keys
+from bridge.store.scripts import IDEMPOTENCY_CLAIM, IDEMPOTENCY_RELEASE, Script
 
 __all__ = [
     "Claim",
@@ -24,20 +25,6 @@ __all__ = [
     "IdempotencyStore",
     "StoredResponse",
 ]
-
-# Claims the key with a pending record, or returns the record that already holds it.
-_CLAIM = """
-local current = redis.call('GET', KEYS[1])
-if current then return current end
-redis.call('SET', KEYS[1], ARGV[1], 'PX', ARGV[2])
-return false
-"""
-
-# Deletes the key only while it still holds this request's pending record.
-_RELEASE = """
-if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) end
-return 0
-"""
 
 
 class _Record(msgspec.Struct, frozen=True):
@@ -75,15 +62,15 @@ class IdempotencyStore:
         self._keys = keys
         self._ttl_ms = int(ttl * 1000)
         self._pending_ttl_ms = int(pending_ttl * 1000)
-        self._claim = redis.register_script(_CLAIM)
-        self._release = redis.register_script(_RELEASE)
+        self._claim = Script(redis, IDEMPOTENCY_CLAIM)
+        self._release = Script(redis, IDEMPOTENCY_RELEASE)
 
     async def claim(
         self, scope: str, key: str, fingerprint: str
     ) -> tuple[Claim, StoredResponse | None]:
         pending = msgspec.json.encode(_Record(fingerprint))
         current = await self._claim(
-            keys=[self._keys.idempotency(scope, key)], args=[pending, self._pending_ttl_ms]
+            [self._keys.idempotency(scope, key)], [pending, self._pending_ttl_ms]
         )
         if not current:
             return Claim.STARTED, None
@@ -104,4 +91,4 @@ class IdempotencyStore:
 
     async def release(self, scope: str, key: str, fingerprint: str) -> None:
         pending = msgspec.json.encode(_Record(fingerprint))
-        await self._release(keys=[self._keys.idempotency(scope, key)], args=[pending])
+        await self._release([self._keys.idempotency(scope, key)], [pending])

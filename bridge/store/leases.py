@@ -1,42 +1,37 @@
-"""Leased work queues in Redis, as the poll schedule uses them.
+"""Leases on queued work, and the lease token that says who holds one until when.
 
-A queue is a sorted set of item → due time plus a hash of leases. Claiming an item gives it
-a lease (``worker:expiry``) and moves its due time to the lease's expiry, so the item of a
-worker that died becomes due again by itself when the lease runs out. Claims are one
-script, so concurrent workers never hold the same item. (Webhook deliveries follow the same
-lease scheme in :mod:`bridge.delivery.lua`, whose claim also returns each item's payload.)
+A leased queue is a sorted set of item → due time plus a hash of item → lease token.
+Claiming an item gives it a token (``worker:expiry_ms``) and moves its due time to the
+lease's expiry, so the item of a worker that died becomes due again by itself when the lease
+runs out; ending a lease is allowed only with the token it was given. The poll schedule and
+the delivery queues both work this way (scripts ``poll_claim`` and ``delivery_claim`` of
+:mod:`bridge.store.scripts`).
+
+The token is built and read in two places only: here for Python, and in
+``bridge/store/lua/lib/lease.lua`` for the scripts (functions of the same names); a test
+runs one against the other.
 """
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 
-__all__ = ["CLAIM", "Lease", "parse_claimed"]
+__all__ = ["Lease", "make_token", "parse_claimed", "token_expiry_ms"]
 
-# KEYS: queue, leases, poked. ARGV: now ms, lease ms, limit, worker.
-# Leases up to ARGV[3] due items until now + lease; an item whose lease has not expired is
-# skipped, never shared. Claiming an item also consumes a pending "poke" of it.
-CLAIM = """
-local now = tonumber(ARGV[1])
-local expiry = now + tonumber(ARGV[2])
-local due = redis.call('ZRANGEBYSCORE', KEYS[1], '-inf', now, 'WITHSCORES', 'LIMIT', 0, ARGV[3])
-local claimed = {}
-for i = 1, #due, 2 do
-  local item = due[i]
-  local lease = redis.call('HGET', KEYS[2], item)
-  local held_until = lease and tonumber(string.match(lease, ':(%d+)$')) or 0
-  if held_until <= now then
-    local token = ARGV[4] .. ':' .. expiry
-    redis.call('HSET', KEYS[2], item, token)
-    redis.call('ZADD', KEYS[1], expiry, item)
-    redis.call('SREM', KEYS[3], item)
-    table.insert(claimed, item)
-    table.insert(claimed, token)
-    table.insert(claimed, due[i + 1])
-  end
-end
-return claimed
-"""
+# The worker id may itself contain ':' (host:pid:random), so the expiry follows the last one.
+_EXPIRY = re.compile(r":([0-9]+)\Z")
+
+
+def make_token(worker: str, expiry_ms: int) -> str:
+    """The token of a lease held by ``worker`` until ``expiry_ms`` (unix ms)."""
+    return f"{worker}:{expiry_ms}"
+
+
+def token_expiry_ms(token: str) -> int:
+    """When the lease of ``token`` runs out (unix ms); 0 for a token without an expiry."""
+    found = _EXPIRY.search(token)
+    return int(found[1]) if found else 0
 
 
 @dataclass(frozen=True, slots=True)
@@ -44,6 +39,10 @@ class Lease:
     item: str
     token: str
     due_ms: float
+
+    @property
+    def expiry_ms(self) -> int:
+        return token_expiry_ms(self.token)
 
 
 def parse_claimed(flat: list[bytes]) -> list[Lease]:

@@ -111,7 +111,7 @@ async def _throughput(ctx: Context, name: str, events: int, *, subscriptions: in
             "concurrency": concurrency,
             "body_bytes": len(bodies[0]),
             "bridge": bridge,
-            "redis_calls_per_delivery": commands,
+            "redis_commands_per_delivery": commands,
             "baseline": baseline,
             "timing": "first to last arrival at the sink; events appended before the "
             "worker started",
