@@ -15,17 +15,13 @@ from redis.exceptions import LockError
 from bridge.api.auth import caller_scope
 from bridge.api.params import CustomerId
 from bridge.api.problems import ProblemError, problems
-from bridge.api.schemas import (
-    CustomerCreateRequest,
-    CustomerList,
-    CustomerOut,
-    CustomerUpdateRequest,
-)
+from bridge.api.schemas import CustomerCreateRequest, CustomerList, CustomerUpdateRequest
 from bridge.api.services import Services, ServicesDep
 from bridge.calypso import models
 from bridge.events.build import customer_event
 from bridge.events.model import EventType
 from bridge.store.idempotency import Claim, StoredResponse
+from bridge.views import CustomerView
 
 __all__ = ["CustomerController"]
 
@@ -56,7 +52,7 @@ class CustomerController(Controller):
         ),
         responses={
             200: ResponseSpec(
-                data_container=CustomerOut,
+                data_container=CustomerView,
                 description="The customer that already has this externalId",
                 generate_examples=False,
             ),
@@ -69,16 +65,16 @@ class CustomerController(Controller):
         data: JSONBody[CustomerCreateRequest],
         services: ServicesDep,
         idempotency_key: IdempotencyKey = None,
-    ) -> Response[CustomerOut]:
+    ) -> Response[CustomerView]:
         if idempotency_key is None:
             status, customer = await _create_or_find(services, data)
-            return Response(CustomerOut.of(customer), status_code=status)
+            return Response(CustomerView.of(customer), status_code=status)
         scope = caller_scope(request)
         fingerprint = hashlib.sha256(b"POST /v1/customers " + msgspec.json.encode(data)).hexdigest()
         claim, stored = await services.idempotency.claim(scope, idempotency_key, fingerprint)
         if claim is Claim.REPLAY:
             assert stored is not None
-            replay = msgspec.json.decode(stored.body, type=CustomerOut)
+            replay = msgspec.json.decode(stored.body, type=CustomerView)
             headers = {"Idempotent-Replayed": "true"}
             return Response(replay, status_code=stored.status, headers=headers)
         if claim is Claim.IN_FLIGHT:
@@ -103,7 +99,7 @@ class CustomerController(Controller):
             # (with an externalId, that retry finds a customer that did get created).
             await services.idempotency.release(scope, idempotency_key, fingerprint)
             raise
-        answer = CustomerOut.of(created)
+        answer = CustomerView.of(created)
         stored = StoredResponse(status, msgspec.json.encode(answer))
         await services.idempotency.complete(scope, idempotency_key, fingerprint, stored)
         return Response(answer, status_code=status)
@@ -119,15 +115,15 @@ class CustomerController(Controller):
         externalId: Annotated[str, QueryParameter(min_length=1, max_length=255)],
     ) -> CustomerList:
         found = await services.calypso.find_customers_by_external_id(externalId)
-        return CustomerList(items=[CustomerOut.of(c) for c in found])
+        return CustomerList(items=[CustomerView.of(c) for c in found])
 
     @get(
         "/{customer_id:uuid}",
         summary="Get a customer",
         responses=problems(400, 401, 404, 502, 503, 504),
     )
-    async def get_customer(self, services: ServicesDep, customer_id: CustomerId) -> CustomerOut:
-        return CustomerOut.of(await services.calypso.get_customer(customer_id))
+    async def get_customer(self, services: ServicesDep, customer_id: CustomerId) -> CustomerView:
+        return CustomerView.of(await services.calypso.get_customer(customer_id))
 
     @patch(
         "/{customer_id:uuid}",
@@ -136,11 +132,11 @@ class CustomerController(Controller):
     )
     async def update_customer(
         self, services: ServicesDep, customer_id: CustomerId, data: JSONBody[CustomerUpdateRequest]
-    ) -> CustomerOut:
+    ) -> CustomerView:
         update = models.CustomerUpdate(customer_id, data.email, data.description)
         customer = await services.calypso.update_customer(update)
         await _announce(services, EventType.CUSTOMER_UPDATED, customer)
-        return CustomerOut.of(customer)
+        return CustomerView.of(customer)
 
     @post(
         "/{customer_id:uuid}/block",
@@ -148,10 +144,10 @@ class CustomerController(Controller):
         summary="Block a customer",
         responses=problems(400, 401, 404, 422, 502, 503, 504),
     )
-    async def block_customer(self, services: ServicesDep, customer_id: CustomerId) -> CustomerOut:
+    async def block_customer(self, services: ServicesDep, customer_id: CustomerId) -> CustomerView:
         customer = await services.calypso.block_customer(customer_id)
         await _announce(services, EventType.CUSTOMER_BLOCKED, customer)
-        return CustomerOut.of(customer)
+        return CustomerView.of(customer)
 
     @post(
         "/{customer_id:uuid}/unblock",
@@ -159,10 +155,12 @@ class CustomerController(Controller):
         summary="Unblock a customer",
         responses=problems(400, 401, 404, 422, 502, 503, 504),
     )
-    async def unblock_customer(self, services: ServicesDep, customer_id: CustomerId) -> CustomerOut:
+    async def unblock_customer(
+        self, services: ServicesDep, customer_id: CustomerId
+    ) -> CustomerView:
         customer = await services.calypso.unblock_customer(customer_id)
         await _announce(services, EventType.CUSTOMER_UNBLOCKED, customer)
-        return CustomerOut.of(customer)
+        return CustomerView.of(customer)
 
 
 async def _announce(services: Services, kind: EventType, customer: models.Customer) -> None:
