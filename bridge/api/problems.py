@@ -1,8 +1,10 @@
 """RFC 9457 problem documents: the only shape an error of the API ever takes.
 
-One exception handler turns every failure into a problem with a stable ``code`` (also in
-``type``), so callers branch on ``code`` and never parse ``detail``. Upstream failures carry
-Calypso's ``traceId`` and ``errorCode``; nothing carries a stack trace or a secret.
+Exception handlers turn every failure into a problem with a stable ``code`` (also in
+``type``), so callers branch on ``code`` and never parse ``detail``: the bridge's own errors
+by their branch of the tree in :mod:`bridge.errors`, Litestar's and Redis's by theirs, and
+anything else as a 500. Upstream failures carry Calypso's ``traceId`` and ``errorCode``;
+nothing carries a stack trace or a secret.
 """
 
 from __future__ import annotations
@@ -34,6 +36,8 @@ from bridge.calypso.errors import (
     CalypsoTimeout,
     CalypsoUnavailable,
 )
+from bridge.delivery.ssrf import UrlRefused
+from bridge.errors import BridgeError
 
 __all__ = ["PROBLEM_MEDIA_TYPE", "Problem", "ProblemError", "exception_handlers", "problems"]
 
@@ -61,8 +65,8 @@ class Problem(msgspec.Struct, frozen=True, omit_defaults=True):
     errors: list[FieldError] | None = None
 
 
-class ProblemError(Exception):
-    """Raised by handlers for a failure that is ours to describe."""
+class ProblemError(BridgeError):
+    """Raised by handlers for a refusal that only the API knows how to describe."""
 
     def __init__(
         self,
@@ -121,8 +125,16 @@ def _respond(
     )
 
 
-def _problem_error(request: Request[Any, Any, Any], exc: ProblemError) -> Response[Problem]:
-    return _respond(request, exc.status, exc.code, exc.title, exc.detail, headers=exc.headers)
+def _bridge_error(request: Request[Any, Any, Any], exc: BridgeError) -> Response[Problem]:
+    if isinstance(exc, ProblemError):
+        return _respond(request, exc.status, exc.code, exc.title, exc.detail, headers=exc.headers)
+    if isinstance(exc, CalypsoError):
+        return _calypso_error(request, exc)
+    if isinstance(exc, UrlRefused):
+        title = "This URL cannot receive webhooks"
+        return _respond(request, 422, "url_refused", title, exc.reason)
+    # The rest of the tree (configuration, secrets, contention) is never a caller's doing.
+    return _unexpected(request, exc)
 
 
 def _http_exception(request: Request[Any, Any, Any], exc: HTTPException) -> Response[Problem]:
@@ -264,9 +276,8 @@ def _unexpected(request: Request[Any, Any, Any], exc: Exception) -> Response[Pro
 
 
 exception_handlers: ExceptionHandlersMap = {
-    ProblemError: _problem_error,
+    BridgeError: _bridge_error,
     HTTPException: _http_exception,
-    CalypsoError: _calypso_error,
     RedisError: _redis_error,
     Exception: _unexpected,
 }
