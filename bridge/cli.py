@@ -58,7 +58,10 @@ def main(argv: Sequence[str] | None = None) -> int:
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="bridge",
-        description="Calypso webhook bridge: REST API, sandbox and development mode.",
+        description=(
+            "Calypso webhook bridge: REST API, worker (polling and webhook delivery), "
+            "sandbox, development mode, local webhook receiver and OpenAPI document."
+        ),
         epilog="Configuration comes from BRIDGE_* environment variables (see README).",
     )
     parser.add_argument("--version", action="version", version=f"bridge {__version__}")
@@ -70,7 +73,9 @@ def _parser() -> argparse.ArgumentParser:
     api.set_defaults(run=_run_api)
 
     worker = roles.add_parser(
-        "worker", help="poll Calypso into the event stream", description=_run_worker.__doc__
+        "worker",
+        help="poll Calypso into the event stream and deliver its webhooks",
+        description=_run_worker.__doc__,
     )
     worker.set_defaults(run=_run_worker)
 
@@ -83,7 +88,9 @@ def _parser() -> argparse.ArgumentParser:
     sandbox.set_defaults(run=_run_sandbox)
 
     dev = roles.add_parser(
-        "dev", help="run API and sandbox together for development", description=_run_dev.__doc__
+        "dev",
+        help="run the API, a worker and the sandbox together for development",
+        description=_run_dev.__doc__,
     )
     dev.add_argument("--port", type=int, default=8080, help="API port (default 8080)")
     dev.add_argument("--sandbox-port", type=int, default=8090, help="sandbox port (default 8090)")
@@ -138,9 +145,11 @@ def _run_api(args: argparse.Namespace) -> int:
 
 
 def _run_worker(args: argparse.Namespace) -> int:
-    """Poll the watched customers' transactions into the event stream. Run as many as you
-    like: they share the work through leases in Redis. SIGTERM or Ctrl-C stops taking work,
-    lets running polls finish (10 s at most) and hands the rest back."""
+    """Poll the watched customers' transactions into the event stream, and deliver every
+    event as a signed webhook to each subscription that wants it, retrying failures. Run as
+    many as you like: they share customers and deliveries through leases in Redis. SIGTERM
+    or Ctrl-C stops taking work, lets running polls and webhook attempts finish
+    (BRIDGE_SHUTDOWN_GRACE, 10 s by default) and hands the rest back."""
     settings = Settings.from_env(os.environ)
     configure_logging(settings.log_level, settings.log_format)
     # uvloop: the delivery path spends a quarter of its time in the event loop itself.
@@ -191,7 +200,7 @@ def _run_sandbox(args: argparse.Namespace) -> int:
 
 
 def _run_dev(args: argparse.Namespace) -> int:
-    """Run the sandbox and the API in one process, wired together with development
+    """Run the sandbox, the API and a worker in one process, wired together with development
     credentials. Uses BRIDGE_REDIS_URL (default redis://localhost:6379/0) and starts a
     private redis-server when none answers there."""
     configure_logging(os.environ.get("BRIDGE_LOG_LEVEL", "INFO"), "console")
@@ -310,7 +319,7 @@ async def _serve_dev(settings: Settings, api_port: int, sandbox_port: int) -> No
 def _run_receive(args: argparse.Namespace) -> int:
     """Receive webhooks locally: verify each with the subscription's secret and print it.
     Answers 204 to a good signature and 401 to a bad one."""
-    from bridge.delivery.signing import secret_bytes
+    from bridge.delivery.signing import InvalidSecret, secret_bytes
     from bridge.receiver import serve_receiver
 
     secrets = args.secret or [
@@ -321,7 +330,7 @@ def _run_receive(args: argparse.Namespace) -> int:
     for secret in secrets:
         try:
             secret_bytes(secret)
-        except ValueError:
+        except InvalidSecret:
             raise ConfigError(["--secret: not a whsec_ secret"]) from None
     configure_logging("WARNING", "console")
     asyncio.run(serve_receiver(args.host, args.port, args.path, secrets, full=args.full))

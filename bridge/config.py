@@ -18,6 +18,7 @@ from urllib.parse import urlsplit
 
 from bridge.calypso.models import ACCOUNT_PATTERN
 from bridge.durations import parse_duration
+from bridge.errors import BridgeError
 
 __all__ = ["ConfigError", "Network", "Settings"]
 
@@ -28,7 +29,7 @@ LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")
 LOG_FORMATS = ("json", "console")
 
 
-class ConfigError(Exception):
+class ConfigError(BridgeError):
     """Invalid configuration; ``problems`` holds one human line each."""
 
     def __init__(self, problems: list[str]) -> None:

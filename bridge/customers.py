@@ -18,6 +18,7 @@ from redis.exceptions import LockError
 
 from bridge.calypso import models
 from bridge.calypso.client import CalypsoClient
+from bridge.errors import BridgeError
 from bridge.events.build import customer_event
 from bridge.events.model import EventType
 from bridge.events.stream import EventLog
@@ -40,7 +41,7 @@ LOCK_SECONDS = 60
 LOCK_WAIT_SECONDS = 15
 
 
-class ExternalIdInFlight(Exception):
+class ExternalIdInFlight(BridgeError):
     """Another request is creating a customer with this externalId; a retry will find it."""
 
 

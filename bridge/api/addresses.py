@@ -7,9 +7,10 @@ from litestar.params import JSONBody
 
 from bridge.api.params import CustomerId
 from bridge.api.problems import problems
-from bridge.api.schemas import AddressRequest, PurseList, PurseOut
+from bridge.api.schemas import AddressRequest, PurseList
 from bridge.api.services import ServicesDep
 from bridge.events.build import address_issued
+from bridge.views import PurseView
 
 __all__ = ["AddressController"]
 
@@ -31,7 +32,7 @@ class AddressController(Controller):
     )
     async def issue_address(
         self, services: ServicesDep, customer_id: CustomerId, data: JSONBody[AddressRequest]
-    ) -> PurseOut:
+    ) -> PurseView:
         customer = str(customer_id)
         purse = await services.calypso.get_purse_address(customer_id, data.currency)
         await services.watchlist.watch(customer, "address")
@@ -39,7 +40,7 @@ class AddressController(Controller):
         await services.schedule.poke(customer)
         account = services.settings.calypso_account
         await services.events.append([address_issued(account, customer, purse)])
-        return PurseOut.of(purse, customer)
+        return PurseView.of(purse, customer)
 
     @get(
         "/purses",
@@ -48,4 +49,4 @@ class AddressController(Controller):
     )
     async def list_purses(self, services: ServicesDep, customer_id: CustomerId) -> PurseList:
         purses = await services.calypso.get_purses(customer_id)
-        return PurseList(items=[PurseOut.of(p, str(customer_id)) for p in purses])
+        return PurseList(items=[PurseView.of(p, str(customer_id)) for p in purses])

@@ -78,7 +78,7 @@ def create_app(
         middleware=[RequestObserver(metrics)],
         dependencies={"services": Provide(_services, sync_to_thread=False)},
         exception_handlers=exception_handlers,
-        plugins=[StrictBodySchemaPlugin()],
+        plugins=[StrictBodySchemaPlugin(), EventSchemaPlugin()],
         lifespan=[lifespan],
         openapi_config=openapi_config(),
         # Logging is the process's business (bridge.observability), not the framework's.
@@ -101,8 +101,10 @@ class StrictBodySchemaPlugin(StructSchemaPlugin):
     def is_plugin_supported_field(self, field_definition: FieldDefinition) -> bool:
         if not super().is_plugin_supported_field(field_definition):
             return False
-        info = msgspec.inspect.type_info(field_definition.type_)
-        return isinstance(info, msgspec.inspect.StructType) and info.forbid_unknown_fields
+        # The struct's own config: msgspec.inspect would build a decoder, and an event (whose
+        # data is an untagged union, decoded by type) has none.
+        config: msgspec.structs.StructConfig = field_definition.type_.__struct_config__
+        return config.forbid_unknown_fields
 
     def to_openapi_schema(
         self, field_definition: FieldDefinition, schema_creator: SchemaCreator
@@ -110,6 +112,39 @@ class StrictBodySchemaPlugin(StructSchemaPlugin):
         schema = super().to_openapi_schema(field_definition, schema_creator)
         schema.additional_properties = False
         return schema
+
+
+class EventSchemaPlugin(StructSchemaPlugin):
+    """The event envelope (and pages of it), documented from the fields, ``data`` as oneOf.
+
+    Litestar's own plugin asks msgspec to inspect a struct, which means building a decoder,
+    and the envelope has none: its ``data`` is an untagged union that ``Event.decode`` reads
+    by ``type``. So every struct msgspec cannot inspect is documented from its fields here.
+    """
+
+    def is_plugin_supported_field(self, field_definition: FieldDefinition) -> bool:
+        if not super().is_plugin_supported_field(field_definition):
+            return False
+        try:
+            msgspec.inspect.type_info(field_definition.type_)
+        except TypeError:
+            return True
+        return False
+
+    def to_openapi_schema(
+        self, field_definition: FieldDefinition, schema_creator: SchemaCreator
+    ) -> Schema:
+        hints = field_definition.get_type_hints(include_extras=True, resolve_generics=True)
+        fields = msgspec.structs.fields(field_definition.type_)
+        properties = {
+            f.encode_name: FieldDefinition.from_annotation(hints[f.name], name=f.encode_name)
+            for f in fields
+        }
+        return schema_creator.create_component_schema(
+            field_definition,
+            required=sorted(f.encode_name for f in fields if f.required),
+            property_fields=properties,
+        )
 
 
 def openapi_config() -> OpenAPIConfig:

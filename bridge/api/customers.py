@@ -13,15 +13,11 @@ from litestar.params import HeaderParameter, JSONBody, QueryParameter
 from bridge.api.auth import caller_scope
 from bridge.api.params import CustomerId
 from bridge.api.problems import problems
-from bridge.api.schemas import (
-    CustomerCreateRequest,
-    CustomerList,
-    CustomerOut,
-    CustomerUpdateRequest,
-)
+from bridge.api.schemas import CustomerCreateRequest, CustomerList, CustomerUpdateRequest
 from bridge.api.services import ServicesDep
 from bridge.calypso import models
 from bridge.customers import IdempotentRequest
+from bridge.views import CustomerView
 
 __all__ = ["CustomerController"]
 
@@ -52,7 +48,7 @@ class CustomerController(Controller):
         ),
         responses={
             200: ResponseSpec(
-                data_container=CustomerOut,
+                data_container=CustomerView,
                 description="The customer that already has this externalId",
                 generate_examples=False,
             ),
@@ -65,7 +61,7 @@ class CustomerController(Controller):
         data: JSONBody[CustomerCreateRequest],
         services: ServicesDep,
         idempotency_key: IdempotencyKey = None,
-    ) -> Response[CustomerOut]:
+    ) -> Response[CustomerView]:
         create = models.CustomerCreate(
             email=data.email, description=data.description, externalId=data.externalId
         )
@@ -76,7 +72,7 @@ class CustomerController(Controller):
             idempotent = IdempotentRequest(caller_scope(request), idempotency_key, fingerprint)
         outcome = await services.customers.create_or_find(create, idempotent)
         return Response(
-            CustomerOut.of(outcome.customer),
+            CustomerView.of(outcome.customer),
             status_code=201 if outcome.created else 200,
             headers={"Idempotent-Replayed": "true"} if outcome.replayed else None,
         )
@@ -92,15 +88,15 @@ class CustomerController(Controller):
         externalId: Annotated[str, QueryParameter(min_length=1, max_length=255)],
     ) -> CustomerList:
         found = await services.calypso.find_customers_by_external_id(externalId)
-        return CustomerList(items=[CustomerOut.of(c) for c in found])
+        return CustomerList(items=[CustomerView.of(c) for c in found])
 
     @get(
         "/{customer_id:uuid}",
         summary="Get a customer",
         responses=problems(400, 401, 404, 502, 503, 504),
     )
-    async def get_customer(self, services: ServicesDep, customer_id: CustomerId) -> CustomerOut:
-        return CustomerOut.of(await services.calypso.get_customer(customer_id))
+    async def get_customer(self, services: ServicesDep, customer_id: CustomerId) -> CustomerView:
+        return CustomerView.of(await services.calypso.get_customer(customer_id))
 
     @patch(
         "/{customer_id:uuid}",
@@ -109,9 +105,9 @@ class CustomerController(Controller):
     )
     async def update_customer(
         self, services: ServicesDep, customer_id: CustomerId, data: JSONBody[CustomerUpdateRequest]
-    ) -> CustomerOut:
+    ) -> CustomerView:
         update = models.CustomerUpdate(customer_id, data.email, data.description)
-        return CustomerOut.of(await services.customers.update(update))
+        return CustomerView.of(await services.customers.update(update))
 
     @post(
         "/{customer_id:uuid}/block",
@@ -119,8 +115,8 @@ class CustomerController(Controller):
         summary="Block a customer",
         responses=problems(400, 401, 404, 422, 502, 503, 504),
     )
-    async def block_customer(self, services: ServicesDep, customer_id: CustomerId) -> CustomerOut:
-        return CustomerOut.of(await services.customers.block(customer_id))
+    async def block_customer(self, services: ServicesDep, customer_id: CustomerId) -> CustomerView:
+        return CustomerView.of(await services.customers.block(customer_id))
 
     @post(
         "/{customer_id:uuid}/unblock",
@@ -128,5 +124,7 @@ class CustomerController(Controller):
         summary="Unblock a customer",
         responses=problems(400, 401, 404, 422, 502, 503, 504),
     )
-    async def unblock_customer(self, services: ServicesDep, customer_id: CustomerId) -> CustomerOut:
-        return CustomerOut.of(await services.customers.unblock(customer_id))
+    async def unblock_customer(
+        self, services: ServicesDep, customer_id: CustomerId
+    ) -> CustomerView:
+        return CustomerView.of(await services.customers.unblock(customer_id))

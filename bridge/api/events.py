@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import uuid
-from typing import Annotated, Any, Literal
+from typing import Annotated, Literal
 
 import msgspec
 from litestar import Controller, Response, get, post
@@ -13,7 +13,7 @@ from bridge.api.params import Cursor, before_first_entry
 from bridge.api.problems import ProblemError, problems
 from bridge.api.services import ServicesDep
 from bridge.api.subscriptions import Queued
-from bridge.events.model import EventType
+from bridge.events.model import Event, EventType
 
 __all__ = ["EventController"]
 
@@ -21,25 +21,13 @@ MAX_LIMIT = 500
 EventId = Annotated[str, PathParameter(pattern=r"^evt_[a-z2-7]{26}$", description="Event id.")]
 
 
-class EventOut(msgspec.Struct, frozen=True, omit_defaults=True):
-    id: str
-    type: str
-    createdAt: str
-    account: str
-    data: dict[str, Any]
-    test: bool | None = None
-
-
 class EventPageOut(msgspec.Struct, frozen=True):
-    items: list[EventOut]
+    items: list[Event]
     nextCursor: str | None = msgspec.field(default=None)
 
 
 class RedeliverRequest(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
     subscriptionId: Annotated[str, msgspec.Meta(pattern=r"^sub_[a-z2-7]{24}$")] | None = None
-
-
-_decoder = msgspec.json.Decoder(EventOut)
 
 
 class EventController(Controller):
@@ -74,7 +62,7 @@ class EventController(Controller):
             types=frozenset(types or ()),
             customer_id=None if customerId is None else str(customerId),
         )
-        return EventPageOut([_decoder.decode(e.body) for e in page.items], page.next_cursor)
+        return EventPageOut([Event.decode(e.body) for e in page.items], page.next_cursor)
 
     @post(
         "/{event_id:str}/redeliver",
@@ -101,10 +89,10 @@ class EventController(Controller):
         summary="Get one event",
         responses=problems(400, 401, 404, 503),
     )
-    async def get_event(self, services: ServicesDep, event_id: EventId) -> EventOut:
+    async def get_event(self, services: ServicesDep, event_id: EventId) -> Event:
         stored = await services.events.get(event_id)
         if stored is None:
             raise ProblemError(
                 404, "not_found", "No such event", "Unknown, or older than the retention."
             )
-        return _decoder.decode(stored.body)
+        return Event.decode(stored.body)

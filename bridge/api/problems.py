@@ -1,8 +1,10 @@
 """RFC 9457 problem documents: the only shape an error of the API ever takes.
 
-One exception handler turns every failure into a problem with a stable ``code`` (also in
-``type``), so callers branch on ``code`` and never parse ``detail``. Upstream failures carry
-Calypso's ``traceId`` and ``errorCode``; nothing carries a stack trace or a secret.
+Exception handlers turn every failure into a problem with a stable ``code`` (also in
+``type``), so callers branch on ``code`` and never parse ``detail``: the bridge's own errors
+by their branch of the tree in :mod:`bridge.errors`, Litestar's and Redis's by theirs, and
+anything else as a 500. Upstream failures carry Calypso's ``traceId`` and ``errorCode``;
+nothing carries a stack trace or a secret.
 """
 
 from __future__ import annotations
@@ -36,6 +38,8 @@ from bridge.calypso.errors import (
 )
 from bridge.customers import ExternalIdInFlight
 from bridge.delivery.replay import EventNotFound, SubscriptionNotFound
+from bridge.delivery.ssrf import UrlRefused
+from bridge.errors import BridgeError
 from bridge.store.idempotency import IdempotencyKeyInFlight, IdempotencyKeyReused
 
 __all__ = ["PROBLEM_MEDIA_TYPE", "Problem", "ProblemError", "exception_handlers", "problems"]
@@ -64,8 +68,8 @@ class Problem(msgspec.Struct, frozen=True, omit_defaults=True):
     errors: list[FieldError] | None = None
 
 
-class ProblemError(Exception):
-    """Raised by handlers for a failure that is ours to describe."""
+class ProblemError(BridgeError):
+    """Raised by handlers for a refusal that only the API knows how to describe."""
 
     def __init__(
         self,
@@ -124,12 +128,23 @@ def _respond(
     )
 
 
-def _problem_error(request: Request[Any, Any, Any], exc: ProblemError) -> Response[Problem]:
-    return _respond(request, exc.status, exc.code, exc.title, exc.detail, headers=exc.headers)
+def _bridge_error(request: Request[Any, Any, Any], exc: BridgeError) -> Response[Problem]:
+    if isinstance(exc, ProblemError):
+        return _respond(request, exc.status, exc.code, exc.title, exc.detail, headers=exc.headers)
+    if isinstance(exc, CalypsoError):
+        return _calypso_error(request, exc)
+    refusal = _REFUSALS.get(type(exc))
+    if refusal is not None:
+        return _bridge_error(request, refusal)
+    if isinstance(exc, UrlRefused):
+        title = "This URL cannot receive webhooks"
+        return _respond(request, 422, "url_refused", title, exc.reason)
+    # The rest of the tree (configuration, secrets, contention) is never a caller's doing.
+    return _unexpected(request, exc)
 
 
 # The bridge's own refusals, raised outside the API: what each means to a caller.
-_REFUSALS: dict[type[Exception], ProblemError] = {
+_REFUSALS: dict[type[BridgeError], ProblemError] = {
     ExternalIdInFlight: ProblemError(
         409,
         "external_id_in_flight",
@@ -155,10 +170,6 @@ _REFUSALS: dict[type[Exception], ProblemError] = {
     ),
     SubscriptionNotFound: ProblemError(404, "not_found", "No such subscription"),
 }
-
-
-def _refusal(request: Request[Any, Any, Any], exc: Exception) -> Response[Problem]:
-    return _problem_error(request, _REFUSALS[type(exc)])
 
 
 def _http_exception(request: Request[Any, Any, Any], exc: HTTPException) -> Response[Problem]:
@@ -300,10 +311,8 @@ def _unexpected(request: Request[Any, Any, Any], exc: Exception) -> Response[Pro
 
 
 exception_handlers: ExceptionHandlersMap = {
-    ProblemError: _problem_error,
-    **dict.fromkeys(_REFUSALS, _refusal),
+    BridgeError: _bridge_error,
     HTTPException: _http_exception,
-    CalypsoError: _calypso_error,
     RedisError: _redis_error,
     Exception: _unexpected,
 }

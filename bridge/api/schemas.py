@@ -3,31 +3,29 @@
 Field names are camelCase as upstream, so a team that knows Calypso recognises them. The
 constraints here are checked before anything reaches Calypso; they repeat the published
 spec's limits so a request that would be refused upstream is refused here with a clear
-problem document instead. Amounts leave as decimal strings, never JSON numbers.
+problem document instead. Answers hold the views of :mod:`bridge.views`, the same structs
+the events carry.
 """
 
 from __future__ import annotations
 
 from datetime import UTC, datetime
-from decimal import Decimal
 from typing import Annotated
 
 import msgspec
 
-from bridge.calypso import models
+from bridge.views import CustomerView, PurseView, TransactionView
 
 __all__ = [
     "CURRENCY_PATTERN",
     "AddressRequest",
     "CustomerCreateRequest",
     "CustomerList",
-    "CustomerOut",
     "CustomerUpdateRequest",
     "PurseList",
-    "PurseOut",
-    "TransactionOut",
     "TransactionPageOut",
     "WatchStatus",
+    "rfc3339_ms",
 ]
 
 # No whitespace or control characters. Python's \s (what msgspec checks) and ECMA-262's (what
@@ -62,14 +60,6 @@ Currency = Annotated[
         examples=["BTC", "ETH", "USDT_TRC20"],
     ),
 ]
-AmountString = Annotated[
-    str,
-    msgspec.Meta(
-        pattern=r"^-?\d+(\.\d+)?$",
-        description="Exact decimal amount as a string; never rounded through a float.",
-        examples=["0.123456789012345678"],
-    ),
-]
 
 
 class CustomerCreateRequest(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
@@ -87,48 +77,12 @@ class AddressRequest(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
     currency: Currency
 
 
-class CustomerOut(msgspec.Struct, frozen=True):
-    id: str
-    blocked: bool
-    externalId: str | None = None
-    email: str | None = None
-    description: str | None = None
-
-    @classmethod
-    def of(cls, customer: models.Customer) -> CustomerOut:
-        return cls(
-            id=customer.id,
-            blocked=customer.blocked,
-            externalId=customer.externalId,
-            email=customer.email,
-            description=customer.description,
-        )
-
-
 class CustomerList(msgspec.Struct, frozen=True):
-    items: list[CustomerOut]
-
-
-class PurseOut(msgspec.Struct, frozen=True):
-    id: str
-    customerId: str
-    address: str
-    currencies: list[str]
-    createdDate: str
-
-    @classmethod
-    def of(cls, purse: models.Purse, customer_id: str) -> PurseOut:
-        return cls(
-            id=purse.id,
-            customerId=customer_id,
-            address=purse.address,
-            currencies=purse.currencies,
-            createdDate=purse.createdDate,
-        )
+    items: list[CustomerView]
 
 
 class PurseList(msgspec.Struct, frozen=True):
-    items: list[PurseOut]
+    items: list[PurseView]
 
 
 def rfc3339_ms(unix_ms: int) -> str:
@@ -137,41 +91,8 @@ def rfc3339_ms(unix_ms: int) -> str:
     return moment.isoformat(timespec="milliseconds").replace("+00:00", "Z")
 
 
-def amount_string(amount: Decimal) -> str:
-    """Plain notation always (``1E-7`` would surprise every receiver)."""
-    return format(amount, "f")
-
-
-class TransactionOut(msgspec.Struct, frozen=True):
-    id: str
-    amount: AmountString
-    currency: str
-    addressFrom: str
-    transactionState: models.TransactionState
-    complianceState: models.ComplianceState
-    translationToAccountCompleted: bool
-    createdDate: str
-    transactionHash: str | None = None
-    customerId: str | None = None
-
-    @classmethod
-    def of(cls, tx: models.Transaction, customer_id: str | None = None) -> TransactionOut:
-        return cls(
-            id=tx.id,
-            amount=amount_string(tx.amount),
-            currency=tx.currency,
-            addressFrom=tx.addressFrom,
-            transactionState=tx.transactionState,
-            complianceState=tx.complianceState,
-            translationToAccountCompleted=tx.translationToAccountCompleted,
-            createdDate=tx.createdDate,
-            transactionHash=tx.transactionHash,
-            customerId=customer_id,
-        )
-
-
 class TransactionPageOut(msgspec.Struct, frozen=True):
-    items: list[TransactionOut]
+    items: list[TransactionView]
     page: int
     pageSize: int
     totalPages: int

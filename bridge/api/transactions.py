@@ -9,9 +9,10 @@ from litestar.params import FromQuery, QueryParameter
 
 from bridge.api.params import CustomerId, TransactionId
 from bridge.api.problems import problems
-from bridge.api.schemas import CURRENCY_PATTERN, TransactionOut, TransactionPageOut
+from bridge.api.schemas import CURRENCY_PATTERN, TransactionPageOut
 from bridge.api.services import ServicesDep
 from bridge.calypso import models
+from bridge.views import TransactionView
 
 __all__ = ["TransactionController"]
 
@@ -53,7 +54,7 @@ class TransactionController(Controller):
         )
         found = await services.calypso.find_transactions(search)
         return TransactionPageOut(
-            items=[TransactionOut.of(tx, str(customer_id)) for tx in found.result],
+            items=[TransactionView.of(tx, str(customer_id)) for tx in found.result],
             page=found.page,
             pageSize=found.size,
             totalPages=found.total,
@@ -67,5 +68,5 @@ class TransactionController(Controller):
     )
     async def get_transaction(
         self, services: ServicesDep, transaction_id: TransactionId
-    ) -> TransactionOut:
-        return TransactionOut.of(await services.calypso.get_transaction(transaction_id))
+    ) -> TransactionView:
+        return TransactionView.of(await services.calypso.get_transaction(transaction_id), None)

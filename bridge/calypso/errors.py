@@ -1,21 +1,25 @@
-"""What can go wrong talking to Calypso, as a small tree of typed exceptions.
+"""What can go wrong talking to Calypso: the upstream branch of :mod:`bridge.errors`.
 
 ::
 
     CalypsoError                    any failure of an upstream call
-    ├── CalypsoRejected             Calypso answered with its error document (4xx/5xx)
+    ├── CalypsoRejected             Calypso answered 4xx with its error document
     │   ├── CalypsoNotFound         errorCode 004, "object not found"
     │   └── CalypsoAuthFailed       002 / 003 / 011: our key, signature or clock is wrong
-    ├── CalypsoUnavailable          5xx, 429 or transport failure left after the retries
+    ├── CalypsoUnavailable          5xx (with its error document or without), 429 or a
+    │   │                           transport failure, left after the retries
     │   └── CalypsoRateLimited      429, with the delay Calypso asked for (if any)
     ├── CalypsoTimeout              no answer within the configured timeout
-    └── CalypsoProtocolError        an answer we cannot decode (not the documented shape)
+    └── CalypsoProtocolError        an answer we cannot decode: a 200 not in the documented
+                                    shape, or a 4xx without the error document
 
 Every exception carries the upstream ``errorCode``, ``message`` and ``traceId`` when Calypso
 sent them, and the HTTP status it answered with.
 """
 
 from __future__ import annotations
+
+from bridge.errors import BridgeError
 
 __all__ = [
     "AUTH_ERROR_CODES",
@@ -36,7 +40,7 @@ NOT_FOUND_CODE = "004"
 AUTH_ERROR_CODES = frozenset({"002", "003", "011"})
 
 
-class CalypsoError(Exception):
+class CalypsoError(BridgeError):
     def __init__(
         self,
         message: str,

@@ -12,6 +12,7 @@ from datetime import UTC, datetime
 
 from bridge.delivery.queue import DeliveryQueue, DeliveryState
 from bridge.delivery.subscriptions import Subscription, SubscriptionStore, matches
+from bridge.errors import BridgeError
 from bridge.events.stream import EventLog
 
 __all__ = ["REPLAY_LIMIT", "EventNotFound", "Redelivery", "SubscriptionNotFound"]
@@ -20,11 +21,11 @@ REPLAY_LIMIT = 100_000  # events scanned by one replay; the caller may replay ag
 _PAGE = 1000
 
 
-class EventNotFound(Exception):
+class EventNotFound(BridgeError):
     """No such event: unknown, or older than the stream's retention."""
 
 
-class SubscriptionNotFound(Exception):
+class SubscriptionNotFound(BridgeError):
     """No subscription has this id."""
 
 

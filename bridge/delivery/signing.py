@@ -21,7 +21,17 @@ import time
 from collections.abc import Mapping, Sequence
 from secrets import token_bytes
 
-__all__ = ["SECRET_PREFIX", "headers", "new_secret", "secret_bytes", "sign", "verify"]
+from bridge.errors import BridgeError
+
+__all__ = [
+    "SECRET_PREFIX",
+    "InvalidSecret",
+    "headers",
+    "new_secret",
+    "secret_bytes",
+    "sign",
+    "verify",
+]
 
 SECRET_PREFIX = "whsec_"  # noqa: S105 - the format's prefix, not a secret
 _SECRET_BYTES = 24
@@ -30,13 +40,18 @@ _VERSION = "v1"
 _TIMESTAMP = re.compile(r"[0-9]{1,12}")
 
 
+class InvalidSecret(BridgeError, ValueError):
+    """A webhook secret that is not ``whsec_`` followed by a non-empty base64 key."""
+
+
 def new_secret() -> str:
     """A fresh signing secret, in the ``whsec_`` form every Standard Webhooks library reads."""
     return SECRET_PREFIX + base64.b64encode(token_bytes(_SECRET_BYTES)).decode("ascii")
 
 
 def secret_bytes(secret: str) -> bytes:
-    """The HMAC key inside a ``whsec_`` secret; raises ``ValueError`` if it is not base64.
+    """The HMAC key inside a ``whsec_`` secret; raises :class:`InvalidSecret` if it is not
+    base64 or is empty.
 
     Missing ``=`` padding is tolerated, as the reference library does, so a secret copied
     without its padding still works. The message never contains the secret.
@@ -45,9 +60,9 @@ def secret_bytes(secret: str) -> bytes:
     try:
         key = base64.b64decode(encoded + "=" * (-len(encoded) % 4), validate=True)
     except (binascii.Error, ValueError):
-        raise ValueError("webhook secret is not base64 after the whsec_ prefix") from None
+        raise InvalidSecret("webhook secret is not base64 after the whsec_ prefix") from None
     if not key:
-        raise ValueError("webhook secret is empty")
+        raise InvalidSecret("webhook secret is empty")
     return key
 
 
@@ -98,7 +113,7 @@ def verify(
     """
     try:
         key = secret_bytes(secret)
-    except ValueError:
+    except InvalidSecret:
         return False
     lowered = {name.lower(): value for name, value in headers.items()}
     msg_id = lowered.get("webhook-id")

@@ -32,6 +32,8 @@ from urllib.parse import urlsplit, urlunsplit
 import aiohttp
 from aiohttp.abc import AbstractResolver, ResolveResult
 
+from bridge.errors import BridgeError
+
 if TYPE_CHECKING:
     from bridge.config import Settings
 
@@ -56,7 +58,7 @@ _LABEL = re.compile(r"[a-z0-9_](?:[a-z0-9_-]{0,61}[a-z0-9_])?")
 _NUMERIC_LABEL = re.compile(r"[0-9]+|0x[0-9a-f]*")
 
 
-class UrlRefused(ValueError):
+class UrlRefused(BridgeError, ValueError):
     """A webhook URL the policy refuses; ``reason`` is a sentence for the subscriber."""
 
     def __init__(self, url: str, reason: str) -> None:
@@ -65,7 +67,7 @@ class UrlRefused(ValueError):
         self.reason = reason
 
 
-class AddressRefused(OSError):
+class AddressRefused(BridgeError, OSError):
     """Raised by the connect-time resolver; an ``OSError`` so aiohttp reports it as a
     connection failure (``ClientConnectorDNSError``, whose ``os_error`` is this)."""
 

@@ -9,53 +9,17 @@ from __future__ import annotations
 
 import secrets
 
-import msgspec
-
 from bridge.calypso import models
-from bridge.events.model import (
-    Event,
-    EventType,
-    Previous,
-    Snapshot,
-    TransactionData,
-    TransactionView,
-    event_id,
-    rfc3339_now,
-)
+from bridge.events.model import Event, EventType, Snapshot, event_id, rfc3339_now
+from bridge.events.payloads import AddressData, CustomerData, TransactionData
+from bridge.views import CustomerView, PurseView, TransactionView
 
 __all__ = [
-    "AddressData",
-    "CustomerData",
     "address_expired",
     "address_issued",
     "customer_event",
     "transaction_events",
 ]
-
-
-class CustomerView(msgspec.Struct, frozen=True):
-    id: str
-    blocked: bool
-    externalId: str | None = None
-    email: str | None = None
-    description: str | None = None
-
-
-class CustomerData(msgspec.Struct, frozen=True):
-    customerId: str
-    customer: CustomerView
-
-
-class PurseView(msgspec.Struct, frozen=True):
-    id: str
-    address: str
-    currencies: list[str] | None = None
-    createdDate: str | None = None
-
-
-class AddressData(msgspec.Struct, frozen=True):
-    customerId: str
-    purse: PurseView
 
 
 def transaction_events(
@@ -66,7 +30,7 @@ def transaction_events(
     types: tuple[EventType, ...],
 ) -> list[Event]:
     view = TransactionView.of(tx)
-    before = Previous.of(previous) if previous else None
+    before = previous.previous() if previous else None
     first = (previous.sequence if previous else 0) + 1
     created = rfc3339_now()
     return [
@@ -84,27 +48,23 @@ def transaction_events(
 def customer_event(account: str, kind: EventType, customer: models.Customer) -> Event:
     once = kind is EventType.CUSTOMER_CREATED
     identity = (account, customer.id, kind) if once else (account, customer.id, kind, _nonce())
-    view = CustomerView(
-        customer.id, customer.blocked, customer.externalId, customer.email, customer.description
-    )
     return Event(
         id=event_id(*identity),
         type=kind,
         createdAt=rfc3339_now(),
         account=account,
-        data=CustomerData(customer.id, view),
+        data=CustomerData(customer.id, CustomerView.of(customer)),
     )
 
 
 def address_issued(account: str, customer_id: str, purse: models.Purse) -> Event:
     kind = EventType.DEPOSIT_ADDRESS_ISSUED
-    view = PurseView(purse.id, purse.address, purse.currencies, purse.createdDate)
     return Event(
         id=event_id(account, purse.id, kind),
         type=kind,
         createdAt=rfc3339_now(),
         account=account,
-        data=AddressData(customer_id, view),
+        data=AddressData(customer_id, PurseView.of(purse)),
     )
 
 
@@ -115,7 +75,7 @@ def address_expired(account: str, customer_id: str, purse_id: str, address: str)
         type=kind,
         createdAt=rfc3339_now(),
         account=account,
-        data=AddressData(customer_id, PurseView(purse_id, address)),
+        data=AddressData(customer_id, PurseView.expired(purse_id, address)),
     )
 
 

@@ -1,9 +1,11 @@
 """Events: their types, the envelope every reader sees, and deterministic ids.
 
 The envelope is the webhook body and the ``event`` field of a stream entry:
-``{"id", "type", "createdAt", "account", "data"}``. An event id is a hash of what the event
-reports (the transaction, its per-transaction ``sequence`` and the type), so detecting the same
-change twice yields the same id and the second copy is recognised and dropped.
+``{"id", "type", "createdAt", "account", "data"}``, and ``"test": true`` on a subscription
+test. ``data`` is the struct of the type's family (:mod:`bridge.events.payloads`). An event id
+is a hash of what the event reports (the transaction, its per-transaction ``sequence`` and the
+type), so detecting the same change twice yields the same id and the second copy is
+recognised and dropped.
 """
 
 from __future__ import annotations
@@ -12,20 +14,25 @@ import base64
 import hashlib
 from datetime import UTC, datetime
 from enum import StrEnum
-from typing import Any
 
 import msgspec
 
 from bridge.calypso import models
+from bridge.events.payloads import (
+    AddressData,
+    CustomerData,
+    EventData,
+    PingData,
+    Previous,
+    TransactionData,
+)
 
 __all__ = [
+    "PAYLOADS",
     "STATE_EVENTS",
     "Event",
     "EventType",
-    "Previous",
     "Snapshot",
-    "TransactionData",
-    "TransactionView",
     "event_id",
     "rfc3339_now",
 ]
@@ -76,6 +83,10 @@ class Snapshot(msgspec.Struct, frozen=True, array_like=True):
     def encode(self) -> bytes:
         return msgspec.json.encode(self)
 
+    def previous(self) -> Previous:
+        """What an event reports as the values before its change."""
+        return Previous(self.state, self.compliance, self.credited)
+
     @property
     def final(self) -> bool:
         """Nothing more can happen: declined, or confirmed and credited."""
@@ -84,68 +95,65 @@ class Snapshot(msgspec.Struct, frozen=True, array_like=True):
         return self.state is models.TransactionState.CONFIRMED and self.credited
 
 
-class Previous(msgspec.Struct, frozen=True):
-    """The last observed values, carried by an event so receivers can spot stale ones."""
-
-    transactionState: models.TransactionState
-    complianceState: models.ComplianceState
-    translationToAccountCompleted: bool
-
-    @classmethod
-    def of(cls, snapshot: Snapshot) -> Previous:
-        return cls(snapshot.state, snapshot.compliance, snapshot.credited)
-
-
-class TransactionView(msgspec.Struct, frozen=True):
-    """A transaction as events show it: the amount as an exact decimal string."""
-
-    id: str
-    amount: str
-    currency: str
-    addressFrom: str
-    transactionState: models.TransactionState
-    complianceState: models.ComplianceState
-    translationToAccountCompleted: bool
-    createdDate: str
-    transactionHash: str | None = None
-
-    @classmethod
-    def of(cls, tx: models.Transaction) -> TransactionView:
-        return cls(
-            id=tx.id,
-            amount=format(tx.amount, "f"),
-            currency=tx.currency,
-            addressFrom=tx.addressFrom,
-            transactionState=tx.transactionState,
-            complianceState=tx.complianceState,
-            translationToAccountCompleted=tx.translationToAccountCompleted,
-            createdDate=tx.createdDate,
-            transactionHash=tx.transactionHash,
-        )
-
-
-class TransactionData(msgspec.Struct, frozen=True):
-    customerId: str
-    transaction: TransactionView
-    previous: Previous | None
-    sequence: int
-
-
 class Event(msgspec.Struct, frozen=True, omit_defaults=True):
+    """The envelope; ``data`` is the struct of the type's family (see ``PAYLOADS``)."""
+
     id: str
-    type: str
+    type: EventType
     createdAt: str
     account: str
-    data: Any
+    data: EventData
     # Only set on subscription tests (`POST /v1/subscriptions/{id}/test`).
     test: bool | None = msgspec.field(default=None)
 
     def customer_id(self) -> str | None:
-        data = self.data
-        customer = getattr(data, "customerId", None)
-        if customer is None and isinstance(data, dict):
-            customer = data.get("customerId")
-        return None if customer is None else str(customer)
+        return None if isinstance(self.data, PingData) else self.data.customerId
+
+    def encode(self) -> bytes:
+        return _encoder.encode(self)
+
+    @classmethod
+    def decode(cls, raw: bytes) -> Event:
+        """The envelope first, then ``data`` as its type says: ``data`` carries no tag of
+        its own, and a tag in the envelope would be encoded first and change its bytes."""
+        envelope = _envelope.decode(raw)
+        data = _payloads[envelope.type].decode(envelope.data)
+        return cls(
+            envelope.id, envelope.type, envelope.createdAt, envelope.account, data, envelope.test
+        )
+
+
+PAYLOADS: dict[EventType, type[EventData]] = {
+    EventType.TRANSACTION_MEM_POOL_FOUND: TransactionData,
+    EventType.TRANSACTION_PENDING_COMPLIANCE_CHECK: TransactionData,
+    EventType.TRANSACTION_CONFIRMED: TransactionData,
+    EventType.TRANSACTION_DECLINED: TransactionData,
+    EventType.TRANSACTION_COMPLIANCE_UPDATED: TransactionData,
+    EventType.TRANSACTION_CREDITED: TransactionData,
+    EventType.CUSTOMER_CREATED: CustomerData,
+    EventType.CUSTOMER_UPDATED: CustomerData,
+    EventType.CUSTOMER_BLOCKED: CustomerData,
+    EventType.CUSTOMER_UNBLOCKED: CustomerData,
+    EventType.DEPOSIT_ADDRESS_ISSUED: AddressData,
+    EventType.DEPOSIT_ADDRESS_EXPIRED: AddressData,
+    EventType.PING: PingData,
+}
+
+
+class _Envelope(msgspec.Struct, frozen=True):
+    id: str
+    type: EventType
+    createdAt: str
+    account: str
+    data: msgspec.Raw
+    test: bool | None = None
+
+
+_encoder = msgspec.json.Encoder()
+_envelope = msgspec.json.Decoder(_Envelope)
+_payloads: dict[EventType, msgspec.json.Decoder[EventData]] = {
+    kind: msgspec.json.Decoder(payload) for kind, payload in PAYLOADS.items()
+}
 
 
 def event_id(*parts: str) -> str:

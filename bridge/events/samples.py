@@ -10,22 +10,16 @@ import secrets
 from decimal import Decimal
 
 from bridge.calypso import models
-from bridge.events.build import (
+from bridge.events.model import STATE_EVENTS, Event, EventType, event_id, rfc3339_now
+from bridge.events.payloads import (
     AddressData,
     CustomerData,
-    CustomerView,
-    PurseView,
-)
-from bridge.events.model import (
-    STATE_EVENTS,
-    Event,
-    EventType,
+    EventData,
+    PingData,
     Previous,
     TransactionData,
-    TransactionView,
-    event_id,
-    rfc3339_now,
 )
+from bridge.views import CustomerView, PurseView, TransactionView, amount_string
 
 __all__ = ["sample_event"]
 
@@ -44,18 +38,18 @@ def sample_event(account: str, kind: EventType, subscription_id: str) -> Event:
     )
 
 
-def _data(kind: EventType, subscription_id: str) -> object:
+def _data(kind: EventType, subscription_id: str) -> EventData:
     if kind is EventType.PING:
-        return {"subscriptionId": subscription_id, "message": "ping from calypso-bridge"}
+        return PingData(subscription_id, "ping from calypso-bridge")
     if kind.value.startswith("customer."):
         blocked = kind is EventType.CUSTOMER_BLOCKED
         return CustomerData(_CUSTOMER, CustomerView(_CUSTOMER, blocked, "sample-42"))
     if kind.value.startswith("deposit_address."):
         purse = PurseView(
-            "00000000-0000-4000-8000-000000000002",
-            "0x00000000000000000000000000000000000000aa",
-            ["ETH", "USDT_ERC20", "USDC_ERC20"],
-            "2026-01-01T00:00:00Z",
+            id="00000000-0000-4000-8000-000000000002",
+            address="0x00000000000000000000000000000000000000aa",
+            currencies=["ETH", "USDT_ERC20", "USDC_ERC20"],
+            createdDate="2026-01-01T00:00:00Z",
         )
         return AddressData(_CUSTOMER, purse)
     state = _STATE_OF.get(kind, models.TransactionState.CONFIRMED)
@@ -68,7 +62,7 @@ def _data(kind: EventType, subscription_id: str) -> object:
     }[state]
     transaction = TransactionView(
         id="00000000-0000-4000-8000-000000000003",
-        amount=format(Decimal("0.123456789012345678"), "f"),
+        amount=amount_string(Decimal("0.123456789012345678")),
         currency="ETH",
         addressFrom="0x00000000000000000000000000000000000000bb",
         transactionState=state,

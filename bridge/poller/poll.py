@@ -17,15 +17,28 @@ from dataclasses import dataclass
 
 from bridge.calypso import models
 from bridge.calypso.client import CalypsoClient
+from bridge.errors import BridgeError
 from bridge.events.build import transaction_events
 from bridge.events.detect import detect
 from bridge.events.model import EventType, Snapshot
 from bridge.events.stream import EventLog
 
-__all__ = ["PAGE_SIZE", "CustomerPoller", "PollOutcome"]
+__all__ = ["PAGE_SIZE", "CustomerPoller", "PollOutcome", "TransactionContended"]
 
 PAGE_SIZE = 50
 _RECORD_ATTEMPTS = 5
+
+
+class TransactionContended(BridgeError):
+    """Other pollers recorded a change of this transaction before every attempt of ours.
+
+    Each attempt detects again from what the others recorded, so this takes a transaction
+    changing faster than the pollers can record it; the next poll tries again.
+    """
+
+    def __init__(self, transaction_id: str) -> None:
+        super().__init__(f"transaction {transaction_id} kept changing under concurrent pollers")
+        self.transaction_id = transaction_id
 
 
 @dataclass(frozen=True, slots=True)
@@ -90,4 +103,4 @@ class CustomerPoller:
             previous = Snapshot.decode(current) if current else None
             if previous is not None:
                 known[tx.id] = (current, previous)
-        raise RuntimeError(f"transaction {tx.id} kept changing under concurrent pollers")
+        raise TransactionContended(tx.id)

@@ -14,6 +14,7 @@ from enum import Enum
 
 import msgspec
 
+from bridge.errors import BridgeError
 from bridge.store.connection import RedisClient
 from bridge.store.keys import Keys
 from bridge.store.scripts import IDEMPOTENCY_CLAIM, IDEMPOTENCY_RELEASE, Script
@@ -46,11 +47,11 @@ class Claim(Enum):
     REPLAY = "replay"
 
 
-class IdempotencyKeyInFlight(Exception):
+class IdempotencyKeyInFlight(BridgeError):
     """A request with this key is still running: its answer is not known yet."""
 
 
-class IdempotencyKeyReused(Exception):
+class IdempotencyKeyReused(BridgeError):
     """The key was first used for a different request; replaying that answer would lie."""
 
 

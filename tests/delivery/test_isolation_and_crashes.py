@@ -12,8 +12,10 @@ from redis.asyncio import Redis
 
 from bridge.config import Settings
 from bridge.events.model import Event, EventType, rfc3339_now
+from bridge.events.payloads import CustomerData
 from bridge.events.stream import EventLog
 from bridge.store.keys import Keys
+from bridge.views import CustomerView
 from bridge.worker import Worker
 from tests.conftest import ACCOUNT
 from tests.delivery.conftest import subscribe
@@ -24,13 +26,15 @@ from tests.support.webhook_receiver import Answer, WebhookReceiver
 
 
 def ping_events(prefix: str, count: int) -> list[Event]:
+    customer = "00000000-0000-4000-8000-000000000001"
+    data = CustomerData(customer, CustomerView(customer, blocked=False))
     return [
         Event(
             id=f"evt_{prefix}{n:06d}",
             type=EventType.CUSTOMER_UPDATED,
             createdAt=rfc3339_now(),
             account=ACCOUNT,
-            data={"customerId": "00000000-0000-4000-8000-000000000001", "n": n},
+            data=data,
         )
         for n in range(count)
     ]

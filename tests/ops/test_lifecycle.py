@@ -13,9 +13,11 @@ from redis.asyncio import Redis
 
 from bridge.config import Settings
 from bridge.events.model import Event, EventType, rfc3339_now
+from bridge.events.payloads import CustomerData
 from bridge.events.stream import EventLog
 from bridge.local_redis import free_port
 from bridge.store.keys import Keys
+from bridge.views import CustomerView
 from tests.conftest import ACCOUNT, TOKEN
 from tests.delivery.conftest import subscribe
 from tests.polling.fleet import worker_env
@@ -79,9 +81,11 @@ async def test_sigterm_hands_deliveries_back_and_a_restart_delivers_them(
             BRIDGE_SHUTDOWN_GRACE="1s",
         )
         log = EventLog(redis, keys, retention=3600)
+        customer = "00000000-0000-4000-8000-000000000001"
+        data = CustomerData(customer, CustomerView(customer, blocked=False))
         await log.append(
             [
-                Event(f"evt_term{n:04d}", EventType.CUSTOMER_UPDATED, rfc3339_now(), ACCOUNT, {})
+                Event(f"evt_term{n:04d}", EventType.CUSTOMER_UPDATED, rfc3339_now(), ACCOUNT, data)
                 for n in range(20)
             ]
         )

@@ -13,9 +13,11 @@ import httpx
 import msgspec
 from redis.asyncio import Redis
 
-from bridge.events.model import Event, event_id, rfc3339_now
+from bridge.events.model import Event, EventType, event_id, rfc3339_now
+from bridge.events.payloads import CustomerData
 from bridge.events.stream import EventLog
 from bridge.store.keys import Keys
+from bridge.views import CustomerView
 from tests.perf.stack import ACCOUNT, TOKEN
 
 __all__ = ["BridgeApi", "SinkClient", "append_events", "redis_commands", "synthetic_events"]
@@ -94,25 +96,19 @@ class SinkClient:
 
 
 def synthetic_events(count: int, *, start: int = 0, run: str | None = None) -> list[Event]:
-    """Transaction-shaped events of about 300 bytes of JSON each; ids are unique per ``run``
-    (a fresh one unless given) and ``start + n``."""
+    """``customer.updated`` events of about 300 bytes of JSON each (the size the published
+    figures were measured with); ids are unique per ``run`` (a fresh one unless given) and
+    ``start + n``."""
     run = run or secrets.token_hex(4)
     customer = str(uuid.uuid5(uuid.NAMESPACE_OID, run))
     created = rfc3339_now()
     return [
         Event(
             id=event_id(ACCOUNT, "bench", run, str(n)),
-            type="transaction.confirmed",
+            type=EventType.CUSTOMER_UPDATED,
             createdAt=created,
             account=ACCOUNT,
-            data={
-                "customerId": customer,
-                "transaction": {
-                    "id": str(uuid.UUID(int=n + 1)),
-                    "amount": "0.12345678",
-                },
-                "sequence": 3,
-            },
+            data=CustomerData(customer, CustomerView(customer, blocked=False)),
         )
         for n in range(start, start + count)
     ]

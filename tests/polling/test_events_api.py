@@ -4,6 +4,10 @@ from __future__ import annotations
 
 from typing import Any
 
+from redis.asyncio import Redis
+
+from bridge.config import Settings
+from bridge.store.keys import Keys
 from tests.polling.conftest import new_customer_with_address
 
 
@@ -67,6 +71,16 @@ async def test_one_event_by_id_and_404_for_unknown(api: Any) -> None:
     assert missing.status_code == 404
     assert missing.json()["code"] == "not_found"
     assert (await api.get("/v1/events/not-an-id")).status_code == 400
+
+
+async def test_an_event_read_through_the_api_is_the_body_its_webhooks_carry(
+    api: Any, redis: Redis, settings: Settings
+) -> None:
+    await make_history(api)
+    key = Keys(settings.key_prefix, settings.calypso_account).events
+    for _, fields in await redis.xrange(key):
+        one = await api.get(f"/v1/events/{fields[b'id'].decode()}")
+        assert one.content == fields[b"event"]
 
 
 async def test_bad_paging_parameters_are_400(api: Any) -> None:

@@ -11,7 +11,8 @@ from redis.asyncio import Redis
 
 from bridge.calypso.client import CalypsoClient
 from bridge.calypso.models import CustomerCreate
-from bridge.events.model import Event
+from bridge.events.model import Event, EventType
+from bridge.events.payloads import PingData
 from bridge.events.stream import EventLog
 from bridge.poller.poll import PAGE_SIZE
 from bridge.poller.watchlist import WatchList
@@ -65,9 +66,11 @@ async def test_the_stream_is_bounded_by_length_and_by_age(redis: Redis) -> None:
     keys = Keys("bridge", "0x" + "ef" * 20)
     by_length = EventLog(redis, keys, retention=86400, max_length=100)
 
+    ping = PingData("sub_bounded", "ping")
+
     def events(prefix: str, count: int) -> list[Event]:
         return [
-            Event(id=f"evt_{prefix}{n}", type="ping", createdAt="", account="", data={})
+            Event(id=f"evt_{prefix}{n}", type=EventType.PING, createdAt="", account="", data=ping)
             for n in range(count)
         ]
 
