@@ -4,7 +4,8 @@ The schedule is a sorted set of customer → due time. A worker *claims* due cus
 gets a lease (worker id and expiry) and its due time moves to the lease's expiry, so a
 worker that dies simply lets the customer become due again when the lease runs out. Any
 number of workers can claim at once; the claim is one script, so a customer is polled by
-one worker per round.
+one worker per round. A poll that runs longer than a third of its lease renews it (see
+:mod:`bridge.poller.keeper`), so only a worker that stopped renewing loses its customers.
 """
 
 from __future__ import annotations
@@ -30,6 +31,22 @@ if redis.call('SREM', KEYS[3], ARGV[1]) == 1 then due = ARGV[4] end
 redis.call('ZADD', KEYS[1], 'XX', due, ARGV[1])
 if redis.call('ZSCORE', KEYS[1], ARGV[1]) then redis.call('HSET', KEYS[4], ARGV[1], ARGV[5]) end
 return 1
+"""
+
+# KEYS: schedule, leases. ARGV: customer, token, now ms, lease ms, worker.
+# Extends a running poll's lease to now + lease and moves the due time with it, only while
+# the lease is this worker's and has not run out: a lapsed lease belongs to whoever claims
+# the customer next (a poke may already have made it due). Returns the new token, or nil.
+_RENEW = """
+local held = redis.call('HGET', KEYS[2], ARGV[1])
+if held ~= ARGV[2] then return false end
+local now = tonumber(ARGV[3])
+if tonumber(string.match(held, ':(%d+)$')) <= now then return false end
+local expiry = now + tonumber(ARGV[4])
+local token = ARGV[5] .. ':' .. expiry
+redis.call('HSET', KEYS[2], ARGV[1], token)
+redis.call('ZADD', KEYS[1], 'XX', expiry, ARGV[1])
+return token
 """
 
 # Makes a watched customer due now, or right after its running poll; wakes one worker.
@@ -58,12 +75,26 @@ class PollSchedule:
         self._keys = keys
         self._claim = redis.register_script(CLAIM)
         self._complete = redis.register_script(_COMPLETE)
+        self._renew = redis.register_script(_RENEW)
         self._poke = redis.register_script(_POKE)
 
     async def claim(self, worker: str, limit: int, lease_seconds: float) -> list[Lease]:
         keys = [self._keys.poll_schedule, self._keys.poll_leases, self._keys.poll_poked]
         args: list[str | int] = [_now_ms(), int(lease_seconds * 1000), limit, worker]
         return parse_claimed(await self._claim(keys=keys, args=args))
+
+    async def renew(self, lease: Lease, worker: str, lease_seconds: float) -> Lease | None:
+        """Hold the customer ``lease_seconds`` longer; ``None`` once the lease is lost."""
+        keys = [self._keys.poll_schedule, self._keys.poll_leases]
+        args: list[str | int] = [
+            lease.item,
+            lease.token,
+            _now_ms(),
+            int(lease_seconds * 1000),
+            worker,
+        ]
+        token = await self._renew(keys=keys, args=args)
+        return None if token is None else Lease(lease.item, token.decode(), lease.due_ms)
 
     async def complete(self, lease: Lease, next_due_ms: int, cadence: Cadence) -> bool:
         keys = [
