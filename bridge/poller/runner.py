@@ -1,7 +1,8 @@
 """The polling loop of a worker: claim due customers, poll them, schedule the next round.
 
 Any number of workers run this loop against one Redis; the schedule's leases make sure a
-due customer is polled by one of them per round. A worker sleeps until the next customer is
+due customer is polled by one of them per round, and each running poll keeps its lease
+alive however long the upstream takes. A worker sleeps until the next customer is
 due, or until an inbound hint wakes it. Stopping is two-phase: stop claiming, let running
 polls finish within a grace period, then cancel the rest and hand their leases back.
 """
@@ -20,6 +21,7 @@ from redis.exceptions import RedisError
 from bridge.calypso.errors import CalypsoError
 from bridge.metrics import Metrics
 from bridge.poller.cadence import Cadence, after_poll, next_delay
+from bridge.poller.keeper import LeaseKeeper
 from bridge.poller.poll import CustomerPoller
 from bridge.poller.schedule import PollSchedule
 from bridge.store.connection import RedisClient
@@ -130,6 +132,10 @@ class PollRunner:
         started = time.time()
         self._metrics.schedule_lag.observe(max(0.0, started - lease.due_ms / 1000))
         self._metrics.polls_in_flight.inc()
+        keeper = LeaseKeeper(
+            self._schedule, lease, worker=self._id, lease_seconds=self._tuning.lease
+        )
+        keeper.start()
         try:
             cadence = await self._schedule.cadence(lease.item)
             hot_until = await self._schedule.hot_until(lease.item)
@@ -143,7 +149,7 @@ class PollRunner:
                 failed = True
                 log.warning("poll failed", extra={"customer": lease.item, "error": str(exc)})
             except asyncio.CancelledError:
-                await asyncio.shield(self._release(lease, cadence))
+                await asyncio.shield(self._release(keeper, cadence))
                 raise
             except RedisError:
                 raise
@@ -151,12 +157,13 @@ class PollRunner:
                 failed = True
                 log.exception("poll crashed", extra={"customer": lease.item})
             hot = open_transactions > 0 or hot_until > started * 1000
-            await self._finish(lease, cadence, hot=hot, failed=failed)
+            await self._finish(await keeper.stop(), cadence, hot=hot, failed=failed)
         except RedisError as exc:
             # The lease expires by itself and another worker takes the customer over.
             log.warning("poll bookkeeping failed: %s", type(exc).__name__)
             self._metrics.polls.labels("failed").inc()
         finally:
+            await keeper.stop()
             self._metrics.polls_in_flight.dec()
             self._metrics.poll_seconds.observe(time.time() - started)
 
@@ -173,8 +180,9 @@ class PollRunner:
         outcome = "failed" if failed else "ok"
         self._metrics.polls.labels(outcome if kept else "lost_lease").inc()
 
-    async def _release(self, lease: Lease, cadence: Cadence) -> None:
+    async def _release(self, keeper: LeaseKeeper, cadence: Cadence) -> None:
         """Hand a lease back, due now, so another worker polls the customer at once."""
+        lease = await keeper.stop()
         with contextlib.suppress(RedisError):
             await self._schedule.complete(lease, int(time.time() * 1000), cadence)
 

@@ -4,7 +4,8 @@ The schedule is a sorted set of customer → due time. A worker *claims* due cus
 gets a lease (worker id and expiry) and its due time moves to the lease's expiry, so a
 worker that dies simply lets the customer become due again when the lease runs out. Any
 number of workers can claim at once; the claim is one script, so a customer is polled by
-one worker per round.
+one worker per round. A poll that runs longer than a third of its lease renews it (see
+:mod:`bridge.poller.keeper`), so only a worker that stopped renewing loses its customers.
 """
 
 from __future__ import annotations
@@ -17,7 +18,7 @@ from bridge.poller.cadence import Cadence
 from bridge.store.connection import RedisClient
 from bridge.store.keys import Keys
 from bridge.store.leases import Lease, parse_claimed
-from bridge.store.scripts import POLL_CLAIM, POLL_COMPLETE, POLL_POKE, Script
+from bridge.store.scripts import POLL_CLAIM, POLL_COMPLETE, POLL_POKE, POLL_RENEW, Script
 
 __all__ = ["Lease", "PollSchedule"]
 
@@ -32,12 +33,26 @@ class PollSchedule:
         self._keys = keys
         self._claim = Script(redis, POLL_CLAIM)
         self._complete = Script(redis, POLL_COMPLETE)
+        self._renew = Script(redis, POLL_RENEW)
         self._poke = Script(redis, POLL_POKE)
 
     async def claim(self, worker: str, limit: int, lease_seconds: float) -> list[Lease]:
         keys = [self._keys.poll_schedule, self._keys.poll_leases, self._keys.poll_poked]
         args: list[str | int] = [_now_ms(), int(lease_seconds * 1000), limit, worker]
         return parse_claimed(await self._claim(keys, args))
+
+    async def renew(self, lease: Lease, worker: str, lease_seconds: float) -> Lease | None:
+        """Hold the customer ``lease_seconds`` longer; ``None`` once the lease is lost."""
+        keys = [self._keys.poll_schedule, self._keys.poll_leases]
+        args: list[str | int] = [
+            lease.item,
+            lease.token,
+            _now_ms(),
+            int(lease_seconds * 1000),
+            worker,
+        ]
+        token = await self._renew(keys, args)
+        return None if token is None else Lease(lease.item, token.decode(), lease.due_ms)
 
     async def complete(self, lease: Lease, next_due_ms: int, cadence: Cadence) -> bool:
         keys = [

@@ -41,6 +41,7 @@ __all__ = [
     "POLL_CLAIM",
     "POLL_COMPLETE",
     "POLL_POKE",
+    "POLL_RENEW",
     "RATE_ACQUIRE",
     "RATE_PAUSE",
     "Call",
@@ -83,6 +84,7 @@ IDEMPOTENCY_RELEASE: Final = Lua[int]("idempotency_release")
 POLL_CLAIM: Final = Lua[list[bytes]]("poll_claim")
 POLL_COMPLETE: Final = Lua[int]("poll_complete")
 POLL_POKE: Final = Lua[int]("poll_poke")
+POLL_RENEW: Final = Lua[bytes | None]("poll_renew")
 RATE_ACQUIRE: Final = Lua[int]("rate_acquire")
 RATE_PAUSE: Final = Lua[int]("rate_pause")
 

@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import asyncio
-import re
+import time
 from collections import defaultdict
+from dataclasses import dataclass
 
 import httpx
 import pytest
+from prometheus_client.parser import text_string_to_metric_families
 from redis.asyncio import Redis
 
 from bridge.local_redis import free_port
@@ -23,11 +25,38 @@ from tests.support.webhook_receiver import WebhookReceiver
 CUSTOMERS = 120
 
 
-async def delivered_by(port: int) -> float:
+@dataclass(frozen=True)
+class WorkerCounts:
+    delivered: float
+    lost_leases: float  # polls whose lease another worker had taken over by their end
+    retried_finds: float  # transaction.find requests that failed, so may have been sent again
+
+
+async def counted_by(port: int) -> WorkerCounts:
     async with httpx.AsyncClient() as client:
         scraped = (await client.get(f"http://127.0.0.1:{port}/metrics")).text
-    found = re.search(r'bridge_webhook_attempts_total\{outcome="delivered"\} (\S+)', scraped)
-    return float(found.group(1)) if found else 0.0
+    samples = [
+        sample for family in text_string_to_metric_families(scraped) for sample in family.samples
+    ]
+    return WorkerCounts(
+        delivered=sum(
+            s.value
+            for s in samples
+            if s.name == "bridge_webhook_attempts_total" and s.labels["outcome"] == "delivered"
+        ),
+        lost_leases=sum(
+            s.value
+            for s in samples
+            if s.name == "bridge_polls_total" and s.labels["outcome"] == "lost_lease"
+        ),
+        retried_finds=sum(
+            s.value
+            for s in samples
+            if s.name == "bridge_upstream_request_seconds_count"
+            and s.labels["endpoint"] == "transaction.find"
+            and s.labels["outcome"] != "200"
+        ),
+    )
 
 
 @pytest.mark.timeout(240)
@@ -73,9 +102,15 @@ async def test_three_apis_and_three_workers(
                 fleet.transactions[made.json()["id"]] = customer
 
             await asyncio.gather(*(one(n) for n in range(CUSTOMERS)))
+            # Issuing an address pokes its customer: a poll running then is followed at once
+            # by another. Count polls only from when every such poll has ended.
+            deadline = time.monotonic() + 30
+            while await chaos_redis.scard(KEYS.poll_poked) and time.monotonic() < deadline:
+                await asyncio.sleep(0.05)
+            assert await chaos_redis.scard(KEYS.poll_poked) == 0
             await sandbox_control.delete("/sandbox/requests")
             await finish(fleet, chaos_redis, sandbox_control, app, within=180)
-            per_worker = [await delivered_by(port) for port in metric_ports]
+            per_worker = [await counted_by(port) for port in metric_ports]
         finally:
             for client in clients:
                 await client.aclose()
@@ -89,14 +124,19 @@ async def test_three_apis_and_three_workers(
         for times in polls.values()
         for a, b in zip(sorted(times), sorted(times)[1:], strict=False)
     ]
+    short = sorted(gap for gap in gaps if gap < 0.4)
+    lost = sum(w.lost_leases for w in per_worker)
+    retried = sum(w.retried_finds for w in per_worker)
     print(
-        f"\n3 APIs x 3 workers: {counts}; delivered per worker {per_worker}; "
+        f"\n3 APIs x 3 workers: {counts}; per worker {per_worker}; "
         f"polls {len(log.json()['items'])}, min gap between polls of a customer {min(gaps):.3f} s"
     )
     assert counts.stream_duplicates == 0
     assert counts.missing_transitions == 0
     assert counts.undelivered == 0
-    assert all(n > 0 for n in per_worker), per_worker  # deliveries spread over the workers
-    # Hot customers are due every 500 ms +- 5 %: a shorter gap would be a round polled
-    # twice. This run sends no hints, which are the one legitimate exception.
-    assert min(gaps) >= 0.4
+    assert all(w.delivered > 0 for w in per_worker), per_worker  # deliveries spread out
+    # Hot customers are due every 500 ms +- 5 %, so a shorter gap is a customer polled twice
+    # in one round. Only two things may do that, and each leaves its trace in the metrics: a
+    # worker stalled past its lease (a running poll renews it) loses the customer to
+    # another, and a find that failed is sent again within the same poll.
+    assert len(short) <= lost + retried, (short, per_worker)

@@ -4,17 +4,21 @@ from __future__ import annotations
 
 import asyncio
 import random
+import time
 from collections import defaultdict
 
 import httpx
 import pytest
 from redis.asyncio import Redis
 
+from bridge.calypso import models
 from bridge.calypso.client import CalypsoClient
 from bridge.config import Settings
+from bridge.poller.schedule import PollSchedule
 from bridge.poller.watchlist import WatchList
 from bridge.store.keys import Keys
-from tests.conftest import ACCOUNT
+from bridge.worker import Worker
+from tests.conftest import ACCOUNT, FAST_RETRY, make_settings
 from tests.polling.fleet import assert_exactly_once, make_fleet, worker_env
 from tests.support.processes import bridge_processes
 from tests.support.sandbox_server import RunningServer
@@ -114,3 +118,47 @@ async def test_a_killed_worker_loses_nothing_and_a_restart_re_emits_nothing(
         await fleet.drive(redis, sandbox_control, within=120)
     assert 0 < killed_at_events < 600
     assert_exactly_once(fleet)
+
+
+@pytest.mark.timeout(30)
+async def test_a_poll_slower_than_its_lease_keeps_its_customer_from_other_workers(
+    redis: Redis,
+    redis_url: str,
+    sandbox: RunningServer,
+    sandbox_control: httpx.AsyncClient,
+    direct_calypso: CalypsoClient,
+) -> None:
+    settings = make_settings(
+        redis_url,
+        sandbox.url,
+        BRIDGE_POLL_LEASE="500ms",
+        BRIDGE_CALYPSO_TIMEOUT="5s",
+        BRIDGE_UPSTREAM_RATE_LIMIT="2000",
+    )
+    keys = Keys(settings.key_prefix, ACCOUNT)
+    customer = (await direct_calypso.create_customer(models.CustomerCreate())).id
+    await WatchList(redis, keys).watch(customer, "test")
+    # Calypso answers the poll four lease times late, as a stalled upstream would.
+    await sandbox_control.put(
+        "/sandbox/faults", json={"latencyMs": 2000, "endpoints": ["transaction.find"]}
+    )
+    slow = Worker(settings, retry=FAST_RETRY, name="slow")
+    try:
+        polling = asyncio.create_task(slow.drain())
+        while (held := await redis.hget(keys.poll_leases, customer)) is None:
+            await asyncio.sleep(0.01)
+        worker, expiry = (held if isinstance(held, str) else held.decode()).rsplit(":", 1)
+        assert worker == "slow"
+        while time.time() * 1000 < int(expiry) + 200:
+            await asyncio.sleep(0.02)  # the lease as first claimed has run out by now
+        other = PollSchedule(redis, keys)
+        assert await other.claim("other", 10, settings.poll_lease) == []  # still the slow poll's
+        assert await polling == 1
+    finally:
+        await slow.aclose()
+    polls = await sandbox_control.get(
+        "/sandbox/requests", params={"endpoint": "transaction.find", "customerId": customer}
+    )
+    assert len(polls.json()["items"]) == 1
+    # Its completion was kept: the lease was still its own when the poll ended.
+    assert slow.metrics.registry.get_sample_value("bridge_polls_total", {"outcome": "ok"}) == 1

@@ -46,6 +46,34 @@ async def test_an_expired_lease_passes_to_another_worker(redis: Redis) -> None:
     assert await schedule.complete(taken, int(time.time() * 1000) + 60_000, Cadence()) is True
 
 
+async def test_a_renewed_lease_keeps_the_customer_past_its_first_expiry(redis: Redis) -> None:
+    (customer,) = await watched(redis, 1)
+    schedule = PollSchedule(redis, KEYS)
+    (first,) = await schedule.claim("slow", 10, 0.2)
+    renewed = await schedule.renew(first, "slow", 30)
+    assert renewed is not None
+    assert renewed.item == customer
+    await asyncio.sleep(0.25)
+    assert await schedule.claim("other", 10, 30) == []
+    assert await schedule.next_due() == float(renewed.token.rsplit(":", 1)[1])
+    # The poll completes with the lease as renewed; the token it was claimed with is spent.
+    assert await schedule.complete(first, int(time.time() * 1000), Cadence()) is False
+    assert await schedule.complete(renewed, int(time.time() * 1000), Cadence()) is True
+
+
+async def test_a_lapsed_lease_is_not_renewed(redis: Redis) -> None:
+    (customer,) = await watched(redis, 1)
+    schedule = PollSchedule(redis, KEYS)
+    (lease,) = await schedule.claim("stalled", 10, 0.2)
+    await asyncio.sleep(0.25)
+    # Nobody took it yet, but a lapsed lease is the next claimer's: a poke may be waiting.
+    assert await schedule.renew(lease, "stalled", 30) is None
+    (taken,) = await schedule.claim("other", 10, 30)
+    assert taken.item == customer
+    assert await schedule.renew(lease, "stalled", 30) is None
+    assert await schedule.renew(taken, "other", 30) is not None
+
+
 async def test_a_poke_during_a_poll_makes_the_customer_due_right_after_it(redis: Redis) -> None:
     (customer,) = await watched(redis, 1)
     schedule = PollSchedule(redis, KEYS)
