@@ -29,6 +29,7 @@
     ├── EventNotFound               replay or redeliver of an unknown or trimmed event
     │                               (delivery.replay)
     ├── SubscriptionNotFound        no subscription has this id (delivery.replay)
+    ├── SubscriptionDisabled        a test sent to a disabled subscription (delivery.replay)
     └── ProblemError                the API refuses a request: status, code, title
                                     (api.problems)
 

@@ -165,7 +165,12 @@ class Components:
 
     @cached_property
     def redelivery(self) -> Redelivery:
-        return Redelivery(self.events, self.subscriptions, self.deliveries)
+        return Redelivery(
+            self.events,
+            self.subscriptions,
+            self.deliveries,
+            account=self.settings.calypso_account,
+        )
 
     async def aclose(self) -> None:
         """Close the clients this process built, the Redis client last (others use it)."""

@@ -12,7 +12,7 @@ from litestar.params import FromQuery, JSONBody, PathParameter, QueryParameter
 from bridge.api.params import Cursor, before_first_entry
 from bridge.api.problems import ProblemError, problems
 from bridge.api.services import ServicesDep
-from bridge.api.subscriptions import Queued
+from bridge.api.subscription_schemas import Queued
 from bridge.events.model import Event, EventType
 
 __all__ = ["EventController"]

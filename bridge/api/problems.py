@@ -37,7 +37,7 @@ from bridge.calypso.errors import (
     CalypsoUnavailable,
 )
 from bridge.customers import ExternalIdInFlight
-from bridge.delivery.replay import EventNotFound, SubscriptionNotFound
+from bridge.delivery.replay import EventNotFound, SubscriptionDisabled, SubscriptionNotFound
 from bridge.delivery.ssrf import UrlRefused
 from bridge.errors import BridgeError
 from bridge.store.idempotency import IdempotencyKeyInFlight, IdempotencyKeyReused
@@ -169,6 +169,9 @@ _REFUSALS: dict[type[BridgeError], ProblemError] = {
         404, "not_found", "No such event", "Unknown, or older than the retention."
     ),
     SubscriptionNotFound: ProblemError(404, "not_found", "No such subscription"),
+    SubscriptionDisabled: ProblemError(
+        409, "subscription_disabled", "Enable the subscription first"
+    ),
 }
 
 

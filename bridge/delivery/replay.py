@@ -1,21 +1,32 @@
-"""Delivering events again: every matching event since a time, or one event.
+"""Delivering events again (every matching event since a time, or one event), and tests.
 
 Both queue deliveries the way the fan-out does, pointing at the event's entry in the
 stream, so the bytes sent are the event's own and the ``webhook-id`` stays the event id:
 receivers recognise a repeat. A delivery of the same event still waiting is left alone
-(never doubled); one among the dead letters leaves them.
+(never doubled); one among the dead letters leaves them. A test is a sample event that
+exists only in its delivery: it carries its own bytes, since the stream never saw it.
 """
 
 from __future__ import annotations
 
 from datetime import UTC, datetime
 
+import msgspec
+
 from bridge.delivery.queue import DeliveryQueue, DeliveryState
 from bridge.delivery.subscriptions import Subscription, SubscriptionStore, matches
 from bridge.errors import BridgeError
+from bridge.events.model import EventType
+from bridge.events.samples import sample_event
 from bridge.events.stream import EventLog
 
-__all__ = ["REPLAY_LIMIT", "EventNotFound", "Redelivery", "SubscriptionNotFound"]
+__all__ = [
+    "REPLAY_LIMIT",
+    "EventNotFound",
+    "Redelivery",
+    "SubscriptionDisabled",
+    "SubscriptionNotFound",
+]
 
 REPLAY_LIMIT = 100_000  # events scanned by one replay; the caller may replay again after
 _PAGE = 1000
@@ -29,10 +40,20 @@ class SubscriptionNotFound(BridgeError):
     """No subscription has this id."""
 
 
+class SubscriptionDisabled(BridgeError):
+    """A test of a disabled subscription would wait, unsent, until someone enables it."""
+
+
 class Redelivery:
     def __init__(
-        self, events: EventLog, subscriptions: SubscriptionStore, deliveries: DeliveryQueue
+        self,
+        events: EventLog,
+        subscriptions: SubscriptionStore,
+        deliveries: DeliveryQueue,
+        *,
+        account: str,
     ) -> None:
+        self._account = account
         self._events = events
         self._subscriptions = subscriptions
         self._deliveries = deliveries
@@ -82,3 +103,12 @@ class Redelivery:
             state = DeliveryState(stored.type, entry=stored.entry_id)
             queued += await self._deliveries.enqueue(target.id, event_id, state)
         return queued
+
+    async def send_test(self, subscription: Subscription, kind: EventType) -> str:
+        """Queue a sample of ``kind`` marked ``"test": true``, due now; its event id."""
+        if not subscription.enabled:
+            raise SubscriptionDisabled(subscription.id)
+        event = sample_event(self._account, kind, subscription.id)
+        state = DeliveryState(kind, body=msgspec.json.encode(event))
+        await self._deliveries.enqueue(subscription.id, event.id, state)
+        return event.id
