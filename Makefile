@@ -5,7 +5,8 @@ BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
 # .venv holds exactly what uv.lock lists: the bridge (editable) and the `dev` dependency group.
-# uv itself comes from PyPI through pip, at this release, into .venv; the Dockerfile uses the same.
+# uv itself comes from PyPI through pip, at this release, into .venv (a sync never removes uv
+# itself); the Dockerfile installs the same release.
 UV_VERSION := 0.13.8
 UV         := $(BIN)/uv
 UV_STAMP   := $(VENV)/.uv-$(UV_VERSION)
