@@ -7,24 +7,36 @@
 # Build from the repository root:  docker build -t calypso-bridge:0.1.0 .
 # See deploy/README.md for compose and Kubernetes.
 
-# --- builder: build the wheel and install it, with its dependencies, into /opt/venv --------
+# --- builder: the locked runtime dependencies and the bridge itself, into /opt/venv ----------
 FROM python:3.11-slim AS builder
 
+# The uv release the Makefile uses too. UV_PROJECT_ENVIRONMENT makes `uv sync` fill /opt/venv;
+# bytecode is compiled here because the final stage's files are read-only for the service user.
+ARG UV_VERSION=0.13.8
 ENV PIP_DISABLE_PIP_VERSION_CHECK=1 \
-    PIP_ROOT_USER_ACTION=ignore
+    PIP_ROOT_USER_ACTION=ignore \
+    UV_PROJECT_ENVIRONMENT=/opt/venv \
+    UV_PYTHON_DOWNLOADS=never \
+    UV_COMPILE_BYTECODE=1 \
+    UV_LINK_MODE=copy
 
-RUN python -m venv /opt/venv
+RUN python -m pip install --no-cache-dir "uv==${UV_VERSION}"
 
 WORKDIR /src
-COPY pyproject.toml README.md ./
-COPY bridge ./bridge
 
-# The pip cache lives in a BuildKit cache mount: rebuilds are quick and it never reaches a layer.
-# Every dependency ships manylinux wheels, so no compiler is needed even here.
-RUN --mount=type=cache,target=/root/.cache/pip \
-    python -m pip wheel --no-deps --wheel-dir /dist . \
- && /opt/venv/bin/pip install /dist/*.whl \
- && /opt/venv/bin/pip uninstall --yes pip setuptools \
+# First the dependencies, exactly as uv.lock pins them (hashes checked), without the dev groups:
+# this layer is rebuilt only when the lock changes. --locked stops the build if uv.lock no
+# longer matches pyproject.toml. Every dependency ships manylinux wheels: no compiler needed.
+# uv's cache lives in a BuildKit cache mount: rebuilds are quick and it never reaches a layer.
+COPY pyproject.toml uv.lock ./
+RUN --mount=type=cache,target=/root/.cache/uv \
+    uv sync --locked --no-default-groups --no-install-project --no-editable
+
+# Then the bridge, built as a wheel and installed (not editable) beside them.
+COPY README.md ./
+COPY bridge ./bridge
+RUN --mount=type=cache,target=/root/.cache/uv \
+    uv sync --locked --no-default-groups --no-editable \
  && /opt/venv/bin/bridge --help > /dev/null
 
 # --- runtime: the interpreter, the virtualenv and nothing else -------------------------------

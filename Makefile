@@ -4,16 +4,33 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: install run test chaos lint format openapi bench clean
+# .venv holds exactly what uv.lock lists: the bridge (editable) and the `dev` dependency group.
+# uv itself comes from PyPI through pip, at this release, into .venv (a sync never removes uv
+# itself); the Dockerfile installs the same release.
+UV_VERSION := 0.13.8
+UV         := $(BIN)/uv
+UV_STAMP   := $(VENV)/.uv-$(UV_VERSION)
+export UV_PROJECT_ENVIRONMENT := $(VENV)
+export UV_PYTHON_DOWNLOADS    := never
 
-$(STAMP): pyproject.toml
+.PHONY: install lock run test chaos lint format openapi bench clean
+
+$(UV_STAMP):
 	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "Python 3.11 or newer is needed (set PYTHON=python3.12 for example)")'
-	$(PYTHON) -m venv $(VENV)
-	$(BIN)/python -m pip install --quiet --disable-pip-version-check --upgrade pip
-	$(BIN)/python -m pip install --quiet --disable-pip-version-check -e '.[dev]'
-	@touch $(STAMP)
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --disable-pip-version-check uv==$(UV_VERSION)
+	@rm -f $(VENV)/.uv-* && touch $@
+
+# --locked: a uv.lock that no longer matches pyproject.toml stops the install (run `make lock`).
+$(STAMP): $(UV_STAMP) pyproject.toml uv.lock
+	$(UV) sync --locked --quiet
+	@touch $@
 
 install: $(STAMP)
+
+## lock: resolve uv.lock again after a change to the dependencies in pyproject.toml
+lock: $(UV_STAMP)
+	$(UV) lock
 
 ## run: API and Calypso sandbox together in development mode
 run: $(STAMP)

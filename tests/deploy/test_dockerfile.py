@@ -83,15 +83,44 @@ def test_the_build_has_a_named_builder_stage_and_a_slim_final_stage(
     assert final.image == "python:3.11-slim"
 
 
-def test_the_builder_builds_the_wheel_and_installs_it_into_a_virtualenv(
+def test_the_builder_installs_the_locked_runtime_dependencies_into_a_virtualenv(
     stages: list[Stage],
 ) -> None:
-    builder = "\n".join(run for stage in stages[:-1] for run in stage.runs())
-    assert "python -m venv /opt/venv" in builder
-    wheel_dir = re.search(r"pip wheel --no-deps --wheel-dir (\S+) \.", builder)
-    assert wheel_dir, builder
-    assert f"/opt/venv/bin/pip install {wheel_dir[1]}/*.whl" in builder
-    assert "/opt/venv/bin/bridge --help" in builder, "the build fails if the install is broken"
+    builder = stages[-2]
+    env = builder.pairs("ENV")
+    assert env["UV_PROJECT_ENVIRONMENT"] == "/opt/venv", "uv sync fills the venv the image copies"
+    assert env["UV_COMPILE_BYTECODE"] == "1", "the service user cannot write bytecode later"
+    runs = builder.runs()
+    assert [re.findall(r"pip install (.*?)\s*(?:&&|$)", run) for run in runs if "pip " in run] == [
+        ['--no-cache-dir "uv==${UV_VERSION}"']
+    ], "pip brings uv and nothing else: every other package comes from the lock"
+    syncs = [options for run in runs for options in re.findall(r"uv sync ([^&]*)", run)]
+    assert syncs, runs
+    for options in syncs:
+        flags = options.split()
+        assert "--locked" in flags, "a lock that no longer matches pyproject.toml stops the build"
+        assert "--no-default-groups" in flags, "no test, lint or deploy-check dependency"
+        assert "--no-editable" in flags, "the image holds the bridge itself, not a link to /src"
+        assert not {"--group", "--all-groups", "--dev", "--extra", "--all-extras"} & set(flags)
+    assert "--no-install-project" not in syncs[-1], "the last sync installs the bridge"
+    assert "/opt/venv/bin/bridge --help" in runs[-1], "the build fails if the install is broken"
+
+
+def test_the_lock_comes_into_the_build_before_anything_is_installed(stages: list[Stage]) -> None:
+    builder = stages[-2]
+    copies = [c for c in builder.commands if c.cmd == "COPY"]
+    first_sync = next(c for c in builder.all("RUN") if "uv sync" in " ".join(c.value))
+    lock_copy = next(c for c in copies if "uv.lock" in c.value[:-1])
+    assert builder.commands.index(lock_copy) < builder.commands.index(first_sync)
+    assert (ROOT / "uv.lock").is_file()
+
+
+def test_the_image_and_the_makefile_use_the_same_uv_release(stages: list[Stage]) -> None:
+    args = dict(arg.partition("=")[::2] for c in stages[-2].all("ARG") for arg in c.value)
+    makefile = (ROOT / "Makefile").read_text()
+    pinned = re.search(r"^UV_VERSION\s*:?=\s*(\S+)$", makefile, flags=re.M)
+    assert pinned, "the Makefile pins the uv release it installs"
+    assert args["UV_VERSION"] == pinned[1]
 
 
 def test_the_final_stage_copies_only_the_virtualenv_from_the_builder(
@@ -118,6 +147,7 @@ def test_the_final_stage_has_no_build_tools_and_no_pip_cache(final: Stage) -> No
         for tool in BUILD_TOOLS:
             assert not re.search(rf"\binstall\b.*(?<![\w-]){re.escape(tool)}(?![\w-])", run), run
         assert "pip install" not in run, "dependencies come from the builder's virtualenv"
+        assert "uv " not in run, "dependencies come from the builder's virtualenv"
     env = final.pairs("ENV")
     assert env["PYTHONDONTWRITEBYTECODE"] == "1"
     assert env["PYTHONUNBUFFERED"] == "1"
@@ -189,6 +219,7 @@ def _dockerignored(path: str, patterns: list[str]) -> bool:
         ("bridge/cli.py", False),
         ("bridge/py.typed", False),
         ("pyproject.toml", False),
+        ("uv.lock", False),
         ("README.md", False),
     ],
 )
