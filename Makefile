@@ -4,7 +4,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: install run test chaos lint format openapi bench clean
+.PHONY: install run test test-fast chaos lint format openapi bench clean
 
 $(STAMP): pyproject.toml
 	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "Python 3.11 or newer is needed (set PYTHON=python3.12 for example)")'
@@ -19,14 +19,18 @@ install: $(STAMP)
 run: $(STAMP)
 	$(BIN)/bridge dev
 
-## test: lint, type-check, then the whole suite (real Redis, sandbox over sockets, fuzzing,
-## Redis Cluster, fault runs); about 4 minutes on 2 cores
+## test: lint, type-check, then the whole suite (real Redis and the Redis Cluster, sandbox
+## over sockets, fuzzing, fault runs); under 5 minutes on 2 cores
 test: lint
 	$(BIN)/pytest
 
+## test-fast: what a developer runs between edits: no cluster, chaos or slow tests
+test-fast: $(STAMP)
+	$(BIN)/pytest -m "not cluster and not chaos and not slow"
+
 ## chaos: only the fault runs (Redis killed or away, upstream flapping, SIGKILLs, 3x3 replicas)
 chaos: $(STAMP)
-	$(BIN)/pytest tests/chaos
+	$(BIN)/pytest -m chaos
 
 lint: $(STAMP)
 	$(BIN)/ruff check bridge tests

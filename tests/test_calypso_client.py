@@ -20,7 +20,7 @@ from bridge.calypso.errors import (
     CalypsoUnavailable,
 )
 from bridge.calypso.retry import RetryPolicy
-from tests.conftest import ACCOUNT, API_KEY, API_SECRET, FAST_RETRY
+from tests.support.config import ACCOUNT, API_KEY, API_SECRET, FAST_RETRY
 from tests.support.sandbox_server import RunningServer
 
 

@@ -21,7 +21,7 @@ from bridge.calypso import models
 from bridge.calypso.client import CalypsoClient
 from bridge.calypso.endpoints import ENDPOINTS
 from bridge.calypso.errors import CalypsoError
-from tests.conftest import ACCOUNT, API_KEY, API_SECRET, FAST_RETRY
+from tests.support.config import ACCOUNT, API_KEY, API_SECRET, FAST_RETRY
 from tests.support.sandbox_server import RunningServer
 
 SPEC = json.loads((Path(__file__).parent / "customer-purse-api.openapi.json").read_text())

@@ -4,7 +4,10 @@ from __future__ import annotations
 
 from typing import Any
 
-from tests.polling.conftest import new_customer_with_address
+from tests.support.redis_modes import both_redis_modes
+from tests.support.steps import new_customer_with_address
+
+pytestmark = both_redis_modes
 
 
 async def make_history(api: Any) -> tuple[str, str]:
