@@ -2,6 +2,7 @@
 PYTHON ?= python3
 VENV   := .venv
 BIN    := $(VENV)/bin
+JOBS   ?= 2
 STAMP  := $(VENV)/.installed
 
 .PHONY: install run test test-fast chaos lint format openapi bench clean
@@ -20,13 +21,15 @@ run: $(STAMP)
 	$(BIN)/bridge dev
 
 ## test: lint, type-check, then the whole suite (real Redis and the Redis Cluster, sandbox
-## over sockets, fuzzing, fault runs); under 5 minutes on 2 cores
+## over sockets, fuzzing, fault runs): $(JOBS) pytest-xdist workers, then the serial tests
+## alone; under 5 minutes on 2 cores
 test: lint
-	$(BIN)/pytest
+	$(BIN)/pytest -n $(JOBS) -m "not serial"
+	$(BIN)/pytest -m serial
 
 ## test-fast: what a developer runs between edits: no cluster, chaos or slow tests
 test-fast: $(STAMP)
-	$(BIN)/pytest -m "not cluster and not chaos and not slow"
+	$(BIN)/pytest -n $(JOBS) -m "not cluster and not chaos and not slow"
 
 ## chaos: only the fault runs (Redis killed or away, upstream flapping, SIGKILLs, 3x3 replicas)
 chaos: $(STAMP)

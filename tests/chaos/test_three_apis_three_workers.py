@@ -31,6 +31,7 @@ async def delivered_by(port: int) -> float:
     return float(found.group(1)) if found else 0.0
 
 
+@pytest.mark.serial  # measures time
 @pytest.mark.timeout(240)
 async def test_three_apis_and_three_workers(
     aof_redis: RestartableRedis,

@@ -64,6 +64,7 @@ async def healthy_latencies(
     return [a.at - entries[a.headers["webhook-id"]] for a in arrivals]
 
 
+@pytest.mark.serial  # measures time
 @pytest.mark.timeout(120)
 async def test_a_receiver_that_never_answers_does_not_slow_a_healthy_one(
     api: httpx.AsyncClient,

@@ -38,7 +38,9 @@ from tests.fuzz.conftest import (
 )
 from tests.support.config import TOKEN
 
-pytestmark = pytest.mark.slow  # hundreds of generated requests over real sockets
+# Hundreds of generated requests over real sockets. Serial: schemathesis gives its items one
+# node id per test function, and xdist would run one operation of the thirty.
+pytestmark = [pytest.mark.slow, pytest.mark.serial]
 
 Case = schemathesis.Case[Any]
 

@@ -21,6 +21,7 @@ from tests.support.waiting import eventually
 pytestmark = pytest.mark.slow
 
 
+@pytest.mark.serial  # measures time
 @pytest.mark.timeout(240)
 async def test_three_workers_500_customers_no_duplicate_no_loss_no_double_poll(
     redis: RedisClient,

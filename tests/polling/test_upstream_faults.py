@@ -27,6 +27,7 @@ FAULTS = {
 }
 
 
+@pytest.mark.serial  # measures time
 @pytest.mark.timeout(200)
 async def test_thirty_percent_faults_give_the_same_events_and_visible_back_off(
     redis: RedisClient,
