@@ -11,6 +11,7 @@ from collections.abc import AsyncIterator, Iterator
 
 import httpx
 import pytest
+from litestar import Litestar
 from litestar.testing import AsyncTestClient
 from redis.asyncio import Redis, RedisCluster
 
@@ -155,7 +156,7 @@ async def calypso(sandbox: RunningServer) -> AsyncIterator[CalypsoClient]:
 
 
 @pytest.fixture
-async def api(settings: Settings, redis: RedisClient) -> AsyncIterator[AsyncTestClient[object]]:
+async def api(settings: Settings, redis: RedisClient) -> AsyncIterator[AsyncTestClient[Litestar]]:
     app = create_app(settings, retry=FAST_RETRY)
     async with AsyncTestClient(app=app) as client:
         client.headers["Authorization"] = f"Bearer {TOKEN}"

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, cast
 
 import msgspec
 from redis.asyncio import Redis, RedisCluster
@@ -21,10 +21,13 @@ __all__ = [
     "verified",
 ]
 
+# What redis-py answers to XRANGE without decode_responses: (entry id, fields) pairs.
+Entries = list[tuple[bytes, dict[bytes, bytes]]]
+
 
 async def stream_events(redis: RedisClient, keys: Keys) -> list[dict[str, Any]]:
     """Every event in the stream, oldest first, decoded as a consumer would."""
-    entries = await redis.xrange(keys.events)
+    entries = cast(Entries, await redis.xrange(keys.events))
     return [msgspec.json.decode(fields[b"event"]) for _, fields in entries]
 
 
@@ -67,10 +70,10 @@ async def fanned_out(redis: RedisClient, keys: Keys) -> bool:
     from then on, whatever the fan-out would make of them exists."""
     groups: list[dict[str, Any]] = await redis.xinfo_groups(keys.events)
     group = next((g for g in groups if _text(g["name"]) == keys.dispatcher_group), None)
-    newest = await redis.xrevrange(keys.events, count=1)
+    newest = cast(Entries, await redis.xrevrange(keys.events, count=1))
     if group is None or int(group["pending"]) != 0:
         return False
-    return not newest or _text(group["last-delivered-id"]) == _text(newest[0][0])
+    return not newest or _text(group["last-delivered-id"]) == newest[0][0].decode()
 
 
 async def blocked_stream_readers(redis: RedisClient) -> int:
@@ -79,7 +82,7 @@ async def blocked_stream_readers(redis: RedisClient) -> int:
         nodes = redis.get_primaries()
         found = 0
         for node in nodes:
-            async with Redis(host=node.host, port=node.port) as direct:
+            async with Redis(host=node.host, port=int(node.port)) as direct:
                 found += _blocked(await direct.client_list())
         return found
     return _blocked(await redis.client_list())

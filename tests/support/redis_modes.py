@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import pytest
 from redis.asyncio import Redis, RedisCluster
-from redis.cluster import key_slot
+from redis.crc import key_slot
 
 from tests.support.config import ACCOUNT
 
@@ -31,8 +31,8 @@ async def keys_by_slot(client: RedisCluster) -> dict[str, int]:
     """Every key on every primary (``SCAN`` node by node), with its ``CLUSTER KEYSLOT``."""
     found: dict[str, int] = {}
     for node in client.get_primaries():
-        async with Redis(host=node.host, port=node.port) as direct:
+        async with Redis(host=node.host, port=int(node.port)) as direct:
             async for key in direct.scan_iter(count=500):
-                slot = int(await direct.execute_command("CLUSTER KEYSLOT", key))
-                found[key.decode()] = slot
+                slot = await direct.execute_command("CLUSTER KEYSLOT", key)  # type: ignore[no-untyped-call]
+                found[key.decode()] = int(slot)
     return found

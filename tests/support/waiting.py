@@ -11,11 +11,27 @@ import asyncio
 import inspect
 import time
 from collections.abc import Awaitable, Callable
-from typing import TypeVar
+from typing import TypeVar, overload
 
 __all__ = ["eventually", "eventually_sync"]
 
 T = TypeVar("T")
+
+
+@overload
+async def eventually(
+    probe: Callable[[], Awaitable[T]],
+    *,
+    within: float = ...,
+    interval: float = ...,
+    what: str = ...,
+) -> T: ...
+
+
+@overload
+async def eventually(
+    probe: Callable[[], T], *, within: float = ..., interval: float = ..., what: str = ...
+) -> T: ...
 
 
 async def eventually(
@@ -29,7 +45,7 @@ async def eventually(
     deadline = time.monotonic() + within
     while True:
         found = probe()
-        value: T = await found if inspect.isawaitable(found) else found  # type: ignore[assignment]
+        value: T = await found if inspect.isawaitable(found) else found
         if value:
             return value
         if time.monotonic() > deadline:
