@@ -28,6 +28,7 @@ from tests.support.config import (
     API_SECRET,
     FAST_RETRY,
     TOKEN,
+    calypso_client,
     scenario_settings,
 )
 from tests.support.receiver import WebhookReceiver, serve_receiver
@@ -144,14 +145,7 @@ def keys(settings: Settings) -> Keys:
 @pytest.fixture
 async def calypso(sandbox: RunningServer) -> AsyncIterator[CalypsoClient]:
     """A Calypso client of the test's own, for setting up customers without the API."""
-    async with CalypsoClient(
-        base_url=sandbox.url,
-        account=ACCOUNT,
-        api_key=API_KEY,
-        api_secret=API_SECRET,
-        timeout=2.0,
-        retry=FAST_RETRY,
-    ) as client:
+    async with calypso_client(sandbox.url) as client:
         yield client
 
 

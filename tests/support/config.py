@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
+from typing import Any
 
+from bridge.calypso.client import CalypsoClient
 from bridge.calypso.retry import RetryPolicy
 from bridge.config import Settings
 
@@ -16,6 +18,7 @@ __all__ = [
     "LOOPBACK_RECEIVERS",
     "RETRY_SCHEDULE",
     "TOKEN",
+    "calypso_client",
     "make_settings",
     "scenario_settings",
     "worker_env",
@@ -81,3 +84,18 @@ def worker_env(redis_url: str, sandbox_url: str, **extra: str) -> dict[str, str]
         "BRIDGE_METRICS_PORT": "0",
         **extra,
     }
+
+
+def calypso_client(sandbox_url: str, **overrides: Any) -> CalypsoClient:
+    """A Calypso client of the test's own on the test account: for setting up customers
+    without the API, or for testing the client itself (``overrides``: its keywords)."""
+    options: dict[str, Any] = {
+        "base_url": sandbox_url,
+        "account": ACCOUNT,
+        "api_key": API_KEY,
+        "api_secret": API_SECRET,
+        "timeout": 2.0,
+        "retry": FAST_RETRY,
+        **overrides,
+    }
+    return CalypsoClient(**options)
