@@ -56,7 +56,7 @@ def cluster_url() -> Iterator[str]:
 
 @pytest.fixture
 def redis_mode(request: pytest.FixtureRequest) -> str:
-    """ "standalone" unless the test is parametrised (see tests/support/redis_modes.py)."""
+    """The test's Redis: standalone unless parametrised (see tests/support/redis_modes.py)."""
     return str(getattr(request, "param", "standalone"))
 
 
