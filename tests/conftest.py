@@ -1,4 +1,9 @@
-"""Real things for every test: a Redis server, the sandbox on a socket, the API app."""
+"""Real things for every test: Redis (standalone, or the cluster in the ``[cluster]`` runs),
+the sandbox and a webhook receiver on sockets, the API app, workers.
+
+Servers live for the session (one set per xdist worker); what a test touches is reset for
+it: Redis flushed, the sandbox's customers, faults and logs cleared, the receiver emptied.
+"""
 
 from __future__ import annotations
 
@@ -6,36 +11,85 @@ from collections.abc import AsyncIterator, Iterator
 
 import httpx
 import pytest
+from litestar import Litestar
 from litestar.testing import AsyncTestClient
-from redis.asyncio import Redis
+from redis.asyncio import Redis, RedisCluster
 
 from bridge.api.app import create_app
 from bridge.calypso.client import CalypsoClient
-from bridge.calypso.retry import RetryPolicy
 from bridge.config import Settings
 from bridge.sandbox.app import SandboxConfig, create_sandbox_app
+from bridge.store.connection import RedisClient, connect
+from bridge.store.keys import Keys
+from bridge.worker import Worker
+from tests.support.config import (
+    ACCOUNT,
+    API_KEY,
+    API_SECRET,
+    FAST_RETRY,
+    TOKEN,
+    calypso_client,
+    scenario_settings,
+)
+from tests.support.receiver import WebhookReceiver, serve_receiver
+from tests.support.redis_cluster import redis_cluster
+from tests.support.redis_modes import ACCOUNT_SLOT, keys_by_slot
 from tests.support.redis_server import real_redis
 from tests.support.sandbox_server import RunningServer, serve_in_thread
+from tests.support.workers import WorkerFactory
 
-ACCOUNT = "0x" + "1a" * 20
-API_KEY = "sandbox-test-key"
-API_SECRET = "sandbox-test-secret"
-TOKEN = "test-token-0123456789"
-FAST_RETRY = RetryPolicy(attempts=3, base_delay=0.01, max_delay=0.05, max_retry_after=0.2)
+# --- Redis ---------------------------------------------------------------------------------
 
 
 @pytest.fixture(scope="session")
-def redis_url() -> Iterator[str]:
+def standalone_redis_url() -> Iterator[str]:
     with real_redis() as url:
         yield url
 
 
+@pytest.fixture(scope="session")
+def cluster_url() -> Iterator[str]:
+    """Three masters, started the first time a test asks for the cluster."""
+    with redis_cluster(masters=3) as url:
+        yield url
+
+
 @pytest.fixture
-async def redis(redis_url: str) -> AsyncIterator[Redis]:
-    client = Redis.from_url(redis_url)
-    await client.flushdb()
-    yield client
-    await client.aclose()
+def redis_mode(request: pytest.FixtureRequest) -> str:
+    """The test's Redis: standalone unless parametrised (see tests/support/redis_modes.py)."""
+    return str(getattr(request, "param", "standalone"))
+
+
+@pytest.fixture
+def redis_url(redis_mode: str, request: pytest.FixtureRequest) -> str:
+    if redis_mode == "cluster":
+        return str(request.getfixturevalue("cluster_url"))
+    return str(request.getfixturevalue("standalone_redis_url"))
+
+
+@pytest.fixture
+async def redis(redis_url: str, redis_mode: str) -> AsyncIterator[RedisClient]:
+    """A client of the test's Redis, emptied first; on the cluster, every key left at the end
+    must live in the account's slot."""
+    if redis_mode == "standalone":
+        plain = Redis.from_url(redis_url)
+        await plain.flushdb()
+        yield plain
+        await plain.aclose()
+        return
+    cluster = connect(redis_url)
+    assert isinstance(cluster, RedisCluster)
+    await cluster.flushall(target_nodes=RedisCluster.PRIMARIES)
+    yield cluster
+    try:
+        found = await keys_by_slot(cluster)
+        misplaced = {key: slot for key, slot in found.items() if slot != ACCOUNT_SLOT}
+        assert not misplaced, f"keys outside the account's slot {ACCOUNT_SLOT}: {misplaced}"
+    finally:
+        await cluster.aclose()
+
+
+# --- the sandbox (Calypso) and a webhook receiver --------------------------------------------
 
 
 @pytest.fixture(scope="session")
@@ -47,10 +101,12 @@ def sandbox_server() -> Iterator[RunningServer]:
 
 @pytest.fixture
 def sandbox(sandbox_server: RunningServer) -> Iterator[RunningServer]:
-    """The sandbox, with faults, counters, its request log and webhooks cleared after each test."""
+    """The sandbox, emptied: no customers, faults, counters, request log or webhooks (and
+    emptied again after the test, so it never keeps sending to a receiver that is gone)."""
+    reset = f"{sandbox_server.url}/sandbox/reset"
+    httpx.post(reset).raise_for_status()
     yield sandbox_server
-    for control in ("faults", "counters", "webhooks"):
-        httpx.delete(f"{sandbox_server.url}/sandbox/{control}").raise_for_status()
+    httpx.post(reset).raise_for_status()
 
 
 @pytest.fixture
@@ -59,41 +115,64 @@ async def sandbox_control(sandbox: RunningServer) -> AsyncIterator[httpx.AsyncCl
         yield client
 
 
-def make_settings(redis_url: str, sandbox_url: str, **overrides: str) -> Settings:
-    environ = {
-        "BRIDGE_CALYPSO_ACCOUNT": ACCOUNT,
-        "BRIDGE_CALYPSO_API_KEY": API_KEY,
-        "BRIDGE_CALYPSO_API_SECRET": API_SECRET,
-        "BRIDGE_API_TOKENS": TOKEN,
-        "BRIDGE_REDIS_URL": redis_url,
-        "BRIDGE_CALYPSO_BASE_URL": sandbox_url,
-        "BRIDGE_CALYPSO_TIMEOUT": "2s",
-        **overrides,
-    }
-    return Settings.from_env(environ)
+@pytest.fixture(scope="session")
+def receiver_server() -> Iterator[WebhookReceiver]:
+    with serve_receiver() as receiver:
+        yield receiver
+
+
+@pytest.fixture
+def receiver(receiver_server: WebhookReceiver) -> Iterator[WebhookReceiver]:
+    """A webhook receiver on 127.0.0.1 (``receiver.url``), empty and answering 200."""
+    receiver_server.reset()
+    yield receiver_server
+    receiver_server.release()  # never leave a sender waiting on a held answer
+
+
+# --- the bridge ----------------------------------------------------------------------------
 
 
 @pytest.fixture
 def settings(redis_url: str, sandbox: RunningServer) -> Settings:
-    return make_settings(redis_url, sandbox.url)
+    return scenario_settings(redis_url, sandbox.url)
 
 
 @pytest.fixture
-async def calypso(settings: Settings) -> AsyncIterator[CalypsoClient]:
-    async with CalypsoClient(
-        base_url=settings.calypso_base_url,
-        account=settings.calypso_account,
-        api_key=settings.calypso_api_key,
-        api_secret=settings.calypso_api_secret,
-        timeout=settings.calypso_timeout,
-        retry=FAST_RETRY,
-    ) as client:
+def keys(settings: Settings) -> Keys:
+    return Keys(settings.key_prefix, settings.calypso_account)
+
+
+@pytest.fixture
+async def calypso(sandbox: RunningServer) -> AsyncIterator[CalypsoClient]:
+    """A Calypso client of the test's own, for setting up customers without the API."""
+    async with calypso_client(sandbox.url) as client:
         yield client
 
 
 @pytest.fixture
-async def api(settings: Settings, redis: Redis) -> AsyncIterator[AsyncTestClient[object]]:
+async def api(settings: Settings, redis: RedisClient) -> AsyncIterator[AsyncTestClient[Litestar]]:
     app = create_app(settings, retry=FAST_RETRY)
     async with AsyncTestClient(app=app) as client:
         client.headers["Authorization"] = f"Bearer {TOKEN}"
         yield client
+
+
+@pytest.fixture
+async def workers(settings: Settings, redis: RedisClient) -> AsyncIterator[WorkerFactory]:
+    """Makes workers (``workers()``, ``workers(other_settings)``); all closed at the end."""
+    factory = WorkerFactory(settings)
+    yield factory
+    await factory.aclose()
+
+
+@pytest.fixture
+def worker(workers: WorkerFactory) -> Worker:
+    """A worker the test drives itself: ``worker.drain()`` polls, ``worker.deliver()`` sends."""
+    return workers()
+
+
+@pytest.fixture
+async def dispatching(workers: WorkerFactory, worker: Worker) -> Worker:
+    """The worker's dispatcher running in the background, as in production."""
+    workers.start(worker.dispatcher.run)
+    return worker

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import uuid
 from decimal import Decimal
-from typing import Any
 
 import httpx
 import pytest
@@ -20,21 +19,8 @@ from bridge.calypso.errors import (
     CalypsoUnavailable,
 )
 from bridge.calypso.retry import RetryPolicy
-from tests.conftest import ACCOUNT, API_KEY, API_SECRET, FAST_RETRY
+from tests.support.config import API_KEY, API_SECRET, FAST_RETRY, calypso_client
 from tests.support.sandbox_server import RunningServer
-
-
-def client_for(url: str, **overrides: Any) -> CalypsoClient:
-    options: dict[str, Any] = {
-        "base_url": url,
-        "account": ACCOUNT,
-        "api_key": API_KEY,
-        "api_secret": API_SECRET,
-        "timeout": 2.0,
-        "retry": FAST_RETRY,
-        **overrides,
-    }
-    return CalypsoClient(**options)
 
 
 async def counts(control: httpx.AsyncClient, endpoint: str) -> dict[str, int]:
@@ -140,18 +126,18 @@ async def test_upstream_errors_carry_code_message_and_trace_id(calypso: CalypsoC
 
 
 async def test_wrong_secret_or_key_is_an_auth_failure(sandbox: RunningServer) -> None:
-    async with client_for(sandbox.url, api_secret="not-the-secret") as wrong_secret:
+    async with calypso_client(sandbox.url, api_secret="not-the-secret") as wrong_secret:
         with pytest.raises(CalypsoAuthFailed) as caught:
             await wrong_secret.find_customers_by_external_id("x")
         assert caught.value.error_code == "003"
-    async with client_for(sandbox.url, api_key="not-the-key") as wrong_key:
+    async with calypso_client(sandbox.url, api_key="not-the-key") as wrong_key:
         with pytest.raises(CalypsoAuthFailed) as caught:
             await wrong_key.find_customers_by_external_id("x")
         assert caught.value.error_code == "002"
 
 
 async def test_a_clock_three_minutes_off_is_refused_with_011(sandbox: RunningServer) -> None:
-    async with client_for(sandbox.url, clock=lambda: 0.0) as stale:
+    async with calypso_client(sandbox.url, clock=lambda: 0.0) as stale:
         with pytest.raises(CalypsoAuthFailed) as caught:
             await stale.find_customers_by_external_id("x")
     assert caught.value.error_code == "011"
@@ -266,13 +252,13 @@ async def test_a_hanging_upstream_times_out(
     sandbox: RunningServer, sandbox_control: httpx.AsyncClient
 ) -> None:
     await sandbox_control.put("/sandbox/faults", json={"timeoutRate": 1.0, "hangSeconds": 5})
-    async with client_for(sandbox.url, timeout=0.3, retry=RetryPolicy.never()) as impatient:
+    async with calypso_client(sandbox.url, timeout=0.3, retry=RetryPolicy.never()) as impatient:
         with pytest.raises(CalypsoTimeout):
             await impatient.find_customers_by_external_id("x")
 
 
 async def test_an_unreachable_upstream_is_unavailable_after_retries() -> None:
-    async with client_for("http://127.0.0.1:9") as nowhere:
+    async with calypso_client("http://127.0.0.1:9") as nowhere:
         with pytest.raises(CalypsoUnavailable, match="transport error"):
             await nowhere.find_customers_by_external_id("x")
 
@@ -284,7 +270,7 @@ async def test_the_signature_covers_the_exact_bytes_sent(sandbox: RunningServer)
         sent.append(request)
 
     http = httpx.AsyncClient(event_hooks={"request": [remember]})
-    async with client_for(sandbox.url, http=http) as client:
+    async with calypso_client(sandbox.url, http=http) as client:
         await client.find_customers_by_external_id("bytes")
     from bridge.calypso.signing import verify
 

@@ -8,16 +8,18 @@ import re
 import socket
 import subprocess
 import sys
-import time
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
 from bridge.local_redis import free_port
+from tests.support.waiting import eventually_sync
 
 ROOT = Path(__file__).parent.parent
 README = ROOT / "README.md"
+
+pytestmark = pytest.mark.slow  # each test starts `bridge dev` and runs the README's shell
 
 
 def block(name: str) -> str:
@@ -43,15 +45,15 @@ def run_on(script: str, ports: dict[int, int]) -> subprocess.CompletedProcess[st
 
 
 def wait_for_port(port: int, process: subprocess.Popen[bytes], timeout: float = 20) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
+    def listening() -> bool:
         assert process.poll() is None, "bridge dev exited early"
         try:
             with socket.create_connection(("127.0.0.1", port), timeout=0.2):
-                return
+                return True
         except OSError:
-            time.sleep(0.1)
-    raise AssertionError(f"nothing listens on {port}")
+            return False
+
+    eventually_sync(listening, within=timeout, interval=0.1, what=f"bridge dev on {port}")
 
 
 @pytest.fixture

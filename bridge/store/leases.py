@@ -17,7 +17,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
-__all__ = ["Lease", "make_token", "parse_claimed", "token_expiry_ms"]
+__all__ = ["Lease", "make_token", "parse_claimed", "token_expiry_ms", "token_worker"]
 
 # The worker id may itself contain ':' (host:pid:random), so the expiry follows the last one.
 _EXPIRY = re.compile(r":([0-9]+)\Z")
@@ -34,6 +34,12 @@ def token_expiry_ms(token: str) -> int:
     return int(found[1]) if found else 0
 
 
+def token_worker(token: str) -> str:
+    """Who holds the lease of ``token``: everything before its expiry."""
+    found = _EXPIRY.search(token)
+    return token[: found.start()] if found else token
+
+
 @dataclass(frozen=True, slots=True)
 class Lease:
     item: str
@@ -43,6 +49,10 @@ class Lease:
     @property
     def expiry_ms(self) -> int:
         return token_expiry_ms(self.token)
+
+    @property
+    def worker(self) -> str:
+        return token_worker(self.token)
 
 
 def parse_claimed(flat: list[bytes]) -> list[Lease]:

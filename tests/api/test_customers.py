@@ -7,15 +7,21 @@ from typing import Any
 
 import httpx
 from litestar.testing import AsyncTestClient
-from redis.asyncio import Redis
 
+from bridge.api.app import create_app
+from bridge.store.connection import RedisClient
 from bridge.store.keys import Keys
-from tests.conftest import ACCOUNT
+from tests.support.config import make_settings
+from tests.support.redis_modes import both_redis_modes
+
+pytestmark = both_redis_modes
 
 Client = AsyncTestClient[Any]
 
 
-async def test_create_returns_201_and_watches_the_customer(api: Client, redis: Redis) -> None:
+async def test_create_returns_201_and_watches_the_customer(
+    api: Client, redis: RedisClient, keys: Keys
+) -> None:
     answer = await api.post(
         "/v1/customers", json={"email": "ada@example.com", "description": "vip"}
     )
@@ -25,7 +31,7 @@ async def test_create_returns_201_and_watches_the_customer(api: Client, redis: R
     assert body["blocked"] is False
     watch = await api.get(f"/v1/customers/{body['id']}/watch")
     assert watch.json()["watched"] is True
-    assert await redis.zscore(Keys("bridge", ACCOUNT).poll_schedule, body["id"]) is not None
+    assert await redis.zscore(keys.poll_schedule, body["id"]) is not None
 
 
 async def test_same_external_id_returns_the_existing_customer_with_200(api: Client) -> None:
@@ -72,9 +78,6 @@ async def test_idempotency_key_reused_for_another_body_is_refused(api: Client) -
 
 async def test_idempotency_keys_belong_to_the_caller_token(api: Client, settings: Any) -> None:
     """Two callers using the same key do not see each other's responses."""
-    from bridge.api.app import create_app
-    from tests.conftest import make_settings
-
     two_tokens = make_settings(
         settings.redis_url,
         settings.calypso_base_url,

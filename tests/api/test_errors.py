@@ -13,7 +13,7 @@ from litestar.testing import AsyncTestClient
 from bridge.api.app import create_app
 from bridge.calypso.retry import RetryPolicy
 from bridge.config import Settings
-from tests.conftest import make_settings
+from tests.support.config import make_settings
 
 Client = AsyncTestClient[Any]
 SOME_ID = "3f0f3c1e-8d6a-4e0e-a3a5-6f1d3b3c2a10"

@@ -13,34 +13,36 @@ from redis.asyncio import Redis
 
 from bridge.api.app import create_app
 from bridge.calypso.client import CalypsoClient
-from tests.chaos.conftest import chaos_env, finish, setup_run, step, tally
-from tests.conftest import TOKEN, make_settings
+from tests.support.chaos import chaos_env, drive, finish, setup_run, tally
+from tests.support.config import TOKEN, make_settings
 from tests.support.processes import bridge_processes
+from tests.support.receiver import WebhookReceiver
 from tests.support.restartable_redis import RestartableRedis
 from tests.support.sandbox_server import RunningServer
-from tests.support.webhook_receiver import WebhookReceiver
+from tests.support.waiting import eventually
+
+pytestmark = [pytest.mark.chaos, pytest.mark.slow]
 
 
 @pytest.mark.timeout(240)
 async def test_redis_killed_and_restarted_mid_run_loses_nothing(
     aof_redis: RestartableRedis,
     chaos_redis: Redis,
-    chaos_calypso: CalypsoClient,
+    calypso: CalypsoClient,
     sandbox: RunningServer,
     sandbox_control: httpx.AsyncClient,
-    receiver: tuple[WebhookReceiver, str],
+    receiver: WebhookReceiver,
 ) -> None:
-    app, url = receiver
-    fleet, _ = await setup_run(chaos_redis, chaos_calypso, sandbox_control, url, 60)
+    fleet, _ = await setup_run(chaos_redis, calypso, sandbox_control, receiver.url, 60)
     with bridge_processes("worker", 2, chaos_env(aof_redis.url, sandbox.url)):
-        while len(fleet.ids) < 90:
-            await step(fleet, chaos_redis, sandbox_control)
-            await asyncio.sleep(0.05)
+        await drive(
+            fleet, chaos_redis, sandbox_control, until=lambda: len(fleet.ids) >= 90, within=120
+        )
         aof_redis.kill()  # everysec: up to about a second of writes may be gone
-        await asyncio.sleep(1.0)
+        await asyncio.sleep(1.0)  # a second without Redis: the fault under test
         aof_redis.start()
-        await finish(fleet, chaos_redis, sandbox_control, app, within=150)
-    counts = await tally(chaos_redis, fleet, app)
+        await finish(fleet, chaos_redis, sandbox_control, receiver, within=150)
+    counts = await tally(chaos_redis, fleet, receiver)
     print(f"\nredis restart: {counts}")
     assert counts.missing_transitions == 0
     assert counts.stream_duplicates == 0
@@ -70,12 +72,13 @@ async def test_redis_away_for_30s_gives_quick_503s_unready_and_loses_nothing(
             assert answer.status_code == 503
             assert answer.json()["code"] == "storage_unavailable"
             assert ready.status_code == 503
-            await asyncio.sleep(1)
+            await asyncio.sleep(1)  # one probe a second through the outage
         aof_redis.start()
-        deadline = time.monotonic() + 15
-        while (await client.get("/health/ready")).status_code != 200:
-            assert time.monotonic() < deadline
-            await asyncio.sleep(0.1)
+
+        async def ready_again() -> bool:
+            return (await client.get("/health/ready")).status_code == 200
+
+        await eventually(ready_again, within=15, interval=0.1, what="ready after the restart")
         again = await client.post("/v1/customers", json={"externalId": "kept"})
         assert (again.status_code, again.json()["id"]) == (200, before["id"])
         watch = await client.get(f"/v1/customers/{before['id']}/watch")

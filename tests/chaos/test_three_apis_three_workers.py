@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import time
 from collections import defaultdict
 from dataclasses import dataclass
 
@@ -13,14 +12,16 @@ from prometheus_client.parser import text_string_to_metric_families
 from redis.asyncio import Redis
 
 from bridge.local_redis import free_port
-from tests.chaos.conftest import KEYS, chaos_env, finish, tally
-from tests.conftest import TOKEN
-from tests.ops.test_lifecycle import wait_until_listening
-from tests.polling.fleet import Fleet
-from tests.support.processes import bridge_processes
+from tests.support.chaos import KEYS, chaos_env, finish, tally
+from tests.support.config import TOKEN
+from tests.support.fleet import Fleet
+from tests.support.processes import bridge_processes, wait_until_listening
+from tests.support.receiver import WebhookReceiver
 from tests.support.restartable_redis import RestartableRedis
 from tests.support.sandbox_server import RunningServer
-from tests.support.webhook_receiver import WebhookReceiver
+from tests.support.waiting import eventually
+
+pytestmark = [pytest.mark.chaos, pytest.mark.slow]
 
 CUSTOMERS = 120
 
@@ -59,15 +60,15 @@ async def counted_by(port: int) -> WorkerCounts:
     )
 
 
+@pytest.mark.serial  # measures time
 @pytest.mark.timeout(240)
 async def test_three_apis_and_three_workers(
     aof_redis: RestartableRedis,
     chaos_redis: Redis,
     sandbox: RunningServer,
     sandbox_control: httpx.AsyncClient,
-    receiver: tuple[WebhookReceiver, str],
+    receiver: WebhookReceiver,
 ) -> None:
-    app, url = receiver
     # Generous upstream timeouts: this test is about sharing work, not about slow upstreams.
     env = chaos_env(aof_redis.url, sandbox.url, BRIDGE_CALYPSO_TIMEOUT="5s")
     api_ports = [free_port() for _ in range(3)]
@@ -84,7 +85,9 @@ async def test_three_apis_and_three_workers(
             httpx.AsyncClient(base_url=f"http://127.0.0.1:{p}", headers=headers) for p in api_ports
         ]
         try:
-            subscribed = await clients[0].post("/v1/subscriptions", json={"url": f"{url}/hook"})
+            subscribed = await clients[0].post(
+                "/v1/subscriptions", json={"url": f"{receiver.url}/hook"}
+            )
             assert subscribed.status_code == 201
 
             async def one(n: int) -> None:
@@ -102,19 +105,20 @@ async def test_three_apis_and_three_workers(
                 fleet.transactions[made.json()["id"]] = customer
 
             await asyncio.gather(*(one(n) for n in range(CUSTOMERS)))
+
             # Issuing an address pokes its customer: a poll running then is followed at once
             # by another. Count polls only from when every such poll has ended.
-            deadline = time.monotonic() + 30
-            while await chaos_redis.scard(KEYS.poll_poked) and time.monotonic() < deadline:
-                await asyncio.sleep(0.05)
-            assert await chaos_redis.scard(KEYS.poll_poked) == 0
+            async def no_poke_pending() -> bool:
+                return await chaos_redis.scard(KEYS.poll_poked) == 0
+
+            await eventually(no_poke_pending, within=30, what="no poke pending")
             await sandbox_control.delete("/sandbox/requests")
-            await finish(fleet, chaos_redis, sandbox_control, app, within=180)
+            await finish(fleet, chaos_redis, sandbox_control, receiver, within=180)
             per_worker = [await counted_by(port) for port in metric_ports]
         finally:
             for client in clients:
                 await client.aclose()
-    counts = await tally(chaos_redis, fleet, app)
+    counts = await tally(chaos_redis, fleet, receiver)
     log = await sandbox_control.get("/sandbox/requests", params={"endpoint": "transaction.find"})
     polls: dict[str, list[int]] = defaultdict(list)
     for entry in log.json()["items"]:

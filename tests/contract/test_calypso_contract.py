@@ -21,7 +21,7 @@ from bridge.calypso import models
 from bridge.calypso.client import CalypsoClient
 from bridge.calypso.endpoints import ENDPOINTS
 from bridge.calypso.errors import CalypsoError
-from tests.conftest import ACCOUNT, API_KEY, API_SECRET, FAST_RETRY
+from tests.support.config import calypso_client
 from tests.support.sandbox_server import RunningServer
 
 SPEC = json.loads((Path(__file__).parent / "customer-purse-api.openapi.json").read_text())
@@ -59,14 +59,7 @@ class Recorder:
 async def recorded(sandbox: RunningServer) -> Any:
     recorder = Recorder()
     http = httpx.AsyncClient(event_hooks={"response": [recorder.on_response]})
-    client = CalypsoClient(
-        base_url=sandbox.url,
-        account=ACCOUNT,
-        api_key=API_KEY,
-        api_secret=API_SECRET,
-        retry=FAST_RETRY,
-        http=http,
-    )
+    client = calypso_client(sandbox.url, http=http)
     async with client:
         yield client, recorder
 

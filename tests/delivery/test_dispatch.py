@@ -2,38 +2,61 @@
 
 from __future__ import annotations
 
-import asyncio
 import itertools
 import json
 import time
+from datetime import UTC, datetime
 from email.utils import formatdate
 from typing import Any
 
+import httpx
 import pytest
-from redis.asyncio import Redis
+from litestar.testing import AsyncTestClient
 from standardwebhooks.webhooks import Webhook, WebhookVerificationError
 
+from bridge.api.app import create_app
+from bridge.store.connection import RedisClient
+from bridge.store.keys import Keys
 from bridge.worker import Worker
-from tests.delivery.conftest import subscribe
-from tests.support.webhook_receiver import Answer, WebhookReceiver
+from tests.support.config import TOKEN, make_settings, scenario_settings
+from tests.support.reading import blocked_stream_readers, fanned_out, verified
+from tests.support.receiver import Answer, WebhookReceiver
+from tests.support.redis_modes import both_redis_modes
+from tests.support.sandbox_server import RunningServer
+from tests.support.steps import subscribe
+from tests.support.waiting import eventually
+from tests.support.workers import WorkerFactory
 
-Receiver = tuple[WebhookReceiver, str]
+pytestmark = both_redis_modes
+
+Api = httpx.AsyncClient
 
 
-def verified(secret: str, arrival: Any) -> dict[str, Any]:
-    payload: dict[str, Any] = Webhook(secret).verify(arrival.body, arrival.headers)
-    return payload
+async def attempts(api: Api, subscription_id: str) -> list[dict[str, Any]]:
+    """The subscription's attempt log, newest first."""
+    log = await api.get(f"/v1/subscriptions/{subscription_id}/deliveries")
+    return list(log.json()["items"])
+
+
+async def disabled(api: Api, subscription_id: str) -> dict[str, Any]:
+    """The subscription once it is disabled (empty while it is enabled)."""
+    state: dict[str, Any] = (await api.get(f"/v1/subscriptions/{subscription_id}")).json()
+    return state if not state["enabled"] else {}
+
+
+async def dead_letters(api: Api, subscription_id: str) -> list[dict[str, Any]]:
+    answer = await api.get(f"/v1/subscriptions/{subscription_id}/dead-letters")
+    return list(answer.json()["items"])
 
 
 async def test_an_event_arrives_signed_and_verifies_with_standard_webhooks(
-    api: Any, worker: Worker, receiver: Receiver
+    api: Api, worker: Worker, receiver: WebhookReceiver
 ) -> None:
-    app, url = receiver
-    subscription = await subscribe(api, f"{url}/hook")
+    subscription = await subscribe(api, f"{receiver.url}/hook")
     assert subscription["secret"].startswith("whsec_")
     customer = (await api.post("/v1/customers", json={"externalId": "hooked"})).json()
     await worker.deliver()
-    (arrival,) = await app.wait_for(1, "/hook")
+    (arrival,) = await receiver.wait_for(1, "/hook")
     event = verified(subscription["secret"], arrival)
     assert event["type"] == "customer.created"
     assert event["data"]["customerId"] == customer["id"]
@@ -42,11 +65,12 @@ async def test_an_event_arrives_signed_and_verifies_with_standard_webhooks(
     assert abs(int(arrival.headers["webhook-timestamp"]) - time.time()) < 5
     stream_body = json.loads(arrival.body)
     assert stream_body == event
+    log = await attempts(api, subscription["id"])
+    assert [(a["attempt"], a["outcome"]) for a in log] == [(1, "delivered")]
 
 
-async def test_secrets_are_shown_once_and_never_listed(api: Any, receiver: Receiver) -> None:
-    _, url = receiver
-    created = await subscribe(api, f"{url}/hook")
+async def test_secrets_are_shown_once_and_never_listed(api: Api, receiver: WebhookReceiver) -> None:
+    created = await subscribe(api, f"{receiver.url}/hook")
     listed = await api.get("/v1/subscriptions")
     one = await api.get(f"/v1/subscriptions/{created['id']}")
     assert created["secret"] not in listed.text
@@ -55,125 +79,146 @@ async def test_secrets_are_shown_once_and_never_listed(api: Any, receiver: Recei
 
 
 async def test_filters_by_event_type_family_and_customer(
-    api: Any, worker: Worker, receiver: Receiver
+    api: Api, worker: Worker, receiver: WebhookReceiver
 ) -> None:
-    app, url = receiver
     first = (await api.post("/v1/customers", json={})).json()["id"]
-    await subscribe(api, f"{url}/blocked", eventTypes=["customer.blocked"])
-    await subscribe(api, f"{url}/family", eventTypes=["customer.*"], customerIds=[first])
+    await subscribe(api, f"{receiver.url}/blocked", eventTypes=["customer.blocked"])
+    await subscribe(api, f"{receiver.url}/family", eventTypes=["customer.*"], customerIds=[first])
     second = (await api.post("/v1/customers", json={})).json()["id"]
     for customer in (first, second):
         await api.post(f"/v1/customers/{customer}/block")
     await worker.deliver()
-    blocked = [json.loads(a.body) for a in await app.wait_for(2, "/blocked")]
+    blocked = [json.loads(a.body) for a in await receiver.wait_for(2, "/blocked")]
     assert {e["data"]["customerId"] for e in blocked} == {first, second}
-    family = [json.loads(a.body) for a in await app.wait_for(1, "/family")]
+    family = [json.loads(a.body) for a in await receiver.wait_for(1, "/family")]
     # Events from before the subscription existed are not sent; the first one's block is.
     assert [(e["type"], e["data"]["customerId"]) for e in family] == [("customer.blocked", first)]
 
 
-async def test_the_retry_schedule_is_followed_to_the_attempt_then_dead_letter(
-    api: Any, dispatching: Worker, receiver: Receiver
+async def test_a_failed_attempt_is_retried_on_schedule_and_then_delivered(
+    api: Api, dispatching: Worker, receiver: WebhookReceiver
 ) -> None:
-    app, url = receiver
-    app.answer_always("/down", Answer(500))
-    subscription = await subscribe(api, f"{url}/down")
+    receiver.answer_next("/flaky", Answer(500))
+    subscription = await subscribe(api, f"{receiver.url}/flaky")
     await api.post("/v1/customers", json={})
-    arrivals = await app.wait_for(3, "/down")
-    await asyncio.sleep(0.8)  # a fourth attempt would have come by now
-    assert len(app.arrivals("/down")) == 3
+    first, second = await receiver.wait_for(2, "/flaky")
+    assert second.at - first.at >= 0.2
+    assert first.headers["webhook-id"] == second.headers["webhook-id"]
+    assert verified(subscription["secret"], second)["type"] == "customer.created"
+
+    async def both_logged() -> list[dict[str, Any]]:
+        log = await attempts(api, subscription["id"])
+        return log if len(log) == 2 else []
+
+    log = await eventually(both_logged, what="two attempts logged")
+    assert [(a["attempt"], a["status"]) for a in log] == [(2, 200), (1, 500)]
+
+
+async def test_the_retry_schedule_is_followed_to_the_attempt_then_dead_letter(
+    api: Api, dispatching: Worker, receiver: WebhookReceiver
+) -> None:
+    receiver.answer_always("/down", Answer(500))
+    subscription = await subscribe(api, f"{receiver.url}/down")
+    await api.post("/v1/customers", json={})
+    arrivals = await receiver.wait_for(3, "/down")
+    # A dead letter is never sent again: once it is there, no fourth attempt can come.
+    dead = await eventually(lambda: dead_letters(api, subscription["id"]), what="a dead letter")
+    assert [d["eventId"] for d in dead] == [arrivals[0].headers["webhook-id"]]
+    assert len(receiver.arrivals("/down")) == 3
     gaps = [b.at - a.at for a, b in itertools.pairwise(arrivals)]
     assert gaps[0] >= 0.2
     assert gaps[1] >= 0.4
     assert len({a.headers["webhook-id"] for a in arrivals}) == 1
 
-    log = (await api.get(f"/v1/subscriptions/{subscription['id']}/deliveries")).json()
-    assert [a["attempt"] for a in log["items"]] == [3, 2, 1]
-    assert [a["status"] for a in log["items"]] == [500, 500, 500]
-    assert log["items"][0]["nextAttemptAt"] is None
-    assert log["items"][1]["nextAttemptAt"] is not None
-    assert log["items"][0]["response"] == "ok"
-    dead = (await api.get(f"/v1/subscriptions/{subscription['id']}/dead-letters")).json()
-    assert [d["eventId"] for d in dead["items"]] == [arrivals[0].headers["webhook-id"]]
+    log = await attempts(api, subscription["id"])
+    assert [a["attempt"] for a in log] == [3, 2, 1]
+    assert [a["status"] for a in log] == [500, 500, 500]
+    assert log[0]["nextAttemptAt"] is None
+    assert log[1]["nextAttemptAt"] is not None
+    assert log[0]["response"] == "ok"
 
-    app.answer_always("/down", Answer(204))
+    receiver.answer_always("/down", Answer(204))
     since = "2000-01-01T00:00:00Z"
     replay = await api.post(f"/v1/subscriptions/{subscription['id']}/replay", json={"since": since})
     assert replay.json()["queued"] == 1
-    recovered = await app.wait_for(4, "/down")
+    recovered = await receiver.wait_for(4, "/down")
     assert recovered[-1].headers["webhook-id"] == arrivals[0].headers["webhook-id"]
-    await asyncio.sleep(0.1)
-    dead = (await api.get(f"/v1/subscriptions/{subscription['id']}/dead-letters")).json()
-    assert dead["items"] == []
+
+    async def no_dead_letters() -> bool:
+        return not await dead_letters(api, subscription["id"])
+
+    await eventually(no_dead_letters, what="the replayed dead letter settled")
 
 
 async def test_retry_after_is_honoured_in_seconds_and_as_an_http_date(
-    api: Any, dispatching: Worker, receiver: Receiver
+    api: Api, dispatching: Worker, receiver: WebhookReceiver
 ) -> None:
-    app, url = receiver
-    app.answer_next("/slow-down", Answer(429, {"Retry-After": "1"}))
-    app.answer_next("/busy", Answer(503, {"Retry-After": formatdate(time.time() + 2, usegmt=True)}))
-    await subscribe(api, f"{url}/slow-down")
-    await subscribe(api, f"{url}/busy")
+    receiver.answer_next("/slow-down", Answer(429, {"Retry-After": "1"}))
+    # The date is made as the answer is sent (not before the set-up): 2 s on, whole seconds.
+    receiver.answer_next(
+        "/busy", Answer(503, lambda: {"Retry-After": formatdate(time.time() + 2, usegmt=True)})
+    )
+    await subscribe(api, f"{receiver.url}/slow-down")
+    await subscribe(api, f"{receiver.url}/busy")
     await api.post("/v1/customers", json={})
-    limited = await app.wait_for(2, "/slow-down")
-    busy = await app.wait_for(2, "/busy")
+    limited = await receiver.wait_for(2, "/slow-down")
+    busy = await receiver.wait_for(2, "/busy")
     assert limited[1].at - limited[0].at >= 1.0  # the schedule alone says 200 ms
-    assert busy[1].at - busy[0].at >= 1.0  # the date is whole seconds: at least 1 s later
+    assert busy[1].at - busy[0].at >= 1.0  # a whole-second date at least 1 s after the answer
 
 
 async def test_410_gone_disables_the_subscription(
-    api: Any, dispatching: Worker, receiver: Receiver
+    api: Api, dispatching: Worker, receiver: WebhookReceiver, redis: RedisClient, keys: Keys
 ) -> None:
-    app, url = receiver
-    app.answer_always("/gone", Answer(410))
-    subscription = await subscribe(api, f"{url}/gone")
+    receiver.answer_always("/gone", Answer(410))
+    subscription = await subscribe(api, f"{receiver.url}/gone")
     await api.post("/v1/customers", json={})
-    await app.wait_for(1, "/gone")
-    await asyncio.sleep(0.5)
+    await receiver.wait_for(1, "/gone")
+
+    state = await eventually(lambda: disabled(api, subscription["id"]), what="disabled")
+    assert state["disabledReason"] == "gone"
     await api.post("/v1/customers", json={})
-    await asyncio.sleep(0.5)
-    assert len(app.arrivals("/gone")) == 1
-    state = (await api.get(f"/v1/subscriptions/{subscription['id']}")).json()
-    assert (state["enabled"], state["disabledReason"]) == (False, "gone")
+    # Once the fan-out has read the second event, a delivery would exist if it were wanted.
+    await eventually(lambda: fanned_out(redis, keys), what="the second event fanned out")
+    assert await redis.zcard(keys.deliveries_due(subscription["id"])) == 0
+    assert len(receiver.arrivals("/gone")) == 1
 
 
-async def test_redirects_are_not_followed(api: Any, worker: Worker, receiver: Receiver) -> None:
-    app, url = receiver
-    app.answer_next("/moved", Answer(302, {"Location": f"{url}/elsewhere"}))
-    subscription = await subscribe(api, f"{url}/moved")
+async def test_redirects_are_not_followed(
+    api: Api, worker: Worker, receiver: WebhookReceiver
+) -> None:
+    receiver.answer_next("/moved", Answer(302, {"Location": f"{receiver.url}/elsewhere"}))
+    subscription = await subscribe(api, f"{receiver.url}/moved")
     await api.post("/v1/customers", json={})
     await worker.deliver()
-    await app.wait_for(1, "/moved")
-    assert app.arrivals("/elsewhere") == []
-    log = (await api.get(f"/v1/subscriptions/{subscription['id']}/deliveries")).json()
-    assert (log["items"][0]["status"], log["items"][0]["outcome"]) == (302, "failed")
+    await receiver.wait_for(1, "/moved")
+    assert receiver.arrivals("/elsewhere") == []
+    log = await attempts(api, subscription["id"])
+    assert (log[0]["status"], log[0]["outcome"]) == (302, "failed")
 
 
 async def test_rotation_signs_with_both_secrets_during_the_overlap(
-    api: Any, worker: Worker, receiver: Receiver
+    api: Api, worker: Worker, receiver: WebhookReceiver
 ) -> None:
-    app, url = receiver
-    subscription = await subscribe(api, f"{url}/hook")
+    subscription = await subscribe(api, f"{receiver.url}/hook")
     rotated = await api.post(f"/v1/subscriptions/{subscription['id']}/rotate-secret")
     assert rotated.status_code == 200
     new_secret = rotated.json()["secret"]
     assert new_secret != subscription["secret"]
     await api.post("/v1/customers", json={})
     await worker.deliver()
-    (arrival,) = await app.wait_for(1, "/hook")
+    (arrival,) = await receiver.wait_for(1, "/hook")
     assert len(arrival.headers["webhook-signature"].split(" ")) == 2
     assert verified(subscription["secret"], arrival) == verified(new_secret, arrival)
 
 
 async def test_a_tampered_body_or_an_old_timestamp_fails_verification(
-    api: Any, worker: Worker, receiver: Receiver
+    api: Api, worker: Worker, receiver: WebhookReceiver
 ) -> None:
-    app, url = receiver
-    subscription = await subscribe(api, f"{url}/hook")
+    subscription = await subscribe(api, f"{receiver.url}/hook")
     await api.post("/v1/customers", json={})
     await worker.deliver()
-    (arrival,) = await app.wait_for(1, "/hook")
+    (arrival,) = await receiver.wait_for(1, "/hook")
     hook = Webhook(subscription["secret"])
     tampered = arrival.body.replace(b"customer", b"kustomer")
     stale = {**arrival.headers, "webhook-timestamp": str(int(time.time()) - 600)}
@@ -183,17 +228,16 @@ async def test_a_tampered_body_or_an_old_timestamp_fails_verification(
 
 
 async def test_ping_and_samples_of_any_type_are_marked_test(
-    api: Any, worker: Worker, receiver: Receiver
+    api: Api, worker: Worker, receiver: WebhookReceiver
 ) -> None:
-    app, url = receiver
-    subscription = await subscribe(api, f"{url}/hook")
+    subscription = await subscribe(api, f"{receiver.url}/hook")
     ping = await api.post(f"/v1/subscriptions/{subscription['id']}/test")
     sample = await api.post(
         f"/v1/subscriptions/{subscription['id']}/test", json={"type": "transaction.confirmed"}
     )
     assert (ping.status_code, sample.status_code) == (202, 202)
     await worker.deliver()
-    events = [verified(subscription["secret"], a) for a in await app.wait_for(2, "/hook")]
+    events = [verified(subscription["secret"], a) for a in await receiver.wait_for(2, "/hook")]
     assert {e["type"] for e in events} == {"ping", "transaction.confirmed"}
     assert all(e["test"] is True for e in events)
     confirmed = next(e for e in events if e["type"] == "transaction.confirmed")
@@ -201,31 +245,29 @@ async def test_ping_and_samples_of_any_type_are_marked_test(
 
 
 async def test_redeliver_sends_the_same_webhook_id_again(
-    api: Any, worker: Worker, receiver: Receiver
+    api: Api, worker: Worker, receiver: WebhookReceiver
 ) -> None:
-    app, url = receiver
-    await subscribe(api, f"{url}/hook")
+    await subscribe(api, f"{receiver.url}/hook")
     await api.post("/v1/customers", json={})
     await worker.deliver()
-    (first,) = await app.wait_for(1, "/hook")
+    (first,) = await receiver.wait_for(1, "/hook")
     event_id = first.headers["webhook-id"]
     again = await api.post(f"/v1/events/{event_id}/redeliver")
     assert again.status_code == 202
     assert again.json()["queued"] == 1
     await worker.deliver()
-    second = (await app.wait_for(2, "/hook"))[1]
+    second = (await receiver.wait_for(2, "/hook"))[1]
     assert second.headers["webhook-id"] == event_id
     assert second.body == first.body
 
 
 async def test_redeliver_of_an_unknown_event_or_to_an_unknown_subscription_is_a_404(
-    api: Any, worker: Worker, receiver: Receiver
+    api: Api, worker: Worker, receiver: WebhookReceiver
 ) -> None:
-    app, url = receiver
-    await subscribe(api, f"{url}/hook")
+    await subscribe(api, f"{receiver.url}/hook")
     await api.post("/v1/customers", json={})
     await worker.deliver()
-    (first,) = await app.wait_for(1, "/hook")
+    (first,) = await receiver.wait_for(1, "/hook")
     event_id = first.headers["webhook-id"]
 
     no_event = await api.post(f"/v1/events/evt_{'a' * 26}/redeliver")
@@ -238,55 +280,59 @@ async def test_redeliver_of_an_unknown_event_or_to_an_unknown_subscription_is_a_
 
 
 async def test_a_subscription_failing_for_too_long_is_disabled(
-    api: Any, redis: Redis, receiver: Receiver, redis_url: str, sandbox: Any
+    api: Api,
+    workers: WorkerFactory,
+    receiver: WebhookReceiver,
+    redis_url: str,
+    sandbox: RunningServer,
 ) -> None:
-    from bridge.worker import Worker as W
-    from tests.conftest import make_settings
-
-    app, url = receiver
-    app.answer_always("/flaky", Answer(500))
-    subscription = await subscribe(api, f"{url}/flaky")
-    impatient = W(
-        make_settings(
+    receiver.answer_always("/flaky", Answer(500))
+    subscription = await subscribe(api, f"{receiver.url}/flaky")
+    impatient = workers(
+        scenario_settings(
             redis_url,
             sandbox.url,
-            BRIDGE_WEBHOOK_ALLOW_HTTP="true",
-            BRIDGE_WEBHOOK_ALLOWED_NETWORKS="127.0.0.0/8",
             BRIDGE_WEBHOOK_RETRY_SCHEDULE="0s,300ms,300ms,300ms",
             BRIDGE_WEBHOOK_DISABLE_AFTER="500ms",
-        )
+        ),
+        name="impatient",
     )
-    stop = asyncio.Event()
-    task = asyncio.create_task(impatient.dispatcher.run(stop))
-    try:
-        await api.post("/v1/customers", json={})
-        deadline = time.monotonic() + 5
-        state: dict[str, Any] = {}
-        while time.monotonic() < deadline:
-            state = (await api.get(f"/v1/subscriptions/{subscription['id']}")).json()
-            if not state["enabled"]:
-                break
-            await asyncio.sleep(0.05)
-        assert (state["enabled"], state["disabledReason"]) == (False, "failing")
-        assert state["failingSince"] is not None
-        re_enabled = await api.patch(
-            f"/v1/subscriptions/{subscription['id']}", json={"enabled": True}
-        )
-        assert (re_enabled.json()["enabled"], re_enabled.json()["failingSince"]) == (True, None)
-    finally:
-        stop.set()
-        await task
-        await impatient.aclose()
+    workers.start(impatient.dispatcher.run)
+    await api.post("/v1/customers", json={})
+
+    state = await eventually(lambda: disabled(api, subscription["id"]), within=5)
+    assert state["disabledReason"] == "failing"
+    assert state["failingSince"] is not None
+    re_enabled = await api.patch(f"/v1/subscriptions/{subscription['id']}", json={"enabled": True})
+    assert (re_enabled.json()["enabled"], re_enabled.json()["failingSince"]) == (True, None)
+
+
+async def test_disabling_enabling_and_deleting_a_subscription(
+    api: Api, worker: Worker, receiver: WebhookReceiver, redis: RedisClient, keys: Keys
+) -> None:
+    """enable() and delete() are MULTI blocks, delete() with a DEL of several keys at once."""
+    subscription = await subscribe(api, f"{receiver.url}/hook")
+    path = f"/v1/subscriptions/{subscription['id']}"
+    off = await api.patch(path, json={"enabled": False})
+    assert (off.json()["enabled"], off.json()["disabledReason"]) == (False, "manual")
+    await api.post("/v1/customers", json={})
+    await worker.deliver()
+    assert receiver.arrivals("/hook") == []  # a disabled subscription is sent nothing
+    on = await api.patch(path, json={"enabled": True})
+    assert on.json()["enabled"] is True
+    await api.post("/v1/customers", json={})
+    await worker.deliver()
+    assert len(await receiver.wait_for(1, "/hook")) == 1
+    assert await redis.exists(keys.attempts(subscription["id"])) == 1
+
+    assert (await api.delete(path)).status_code == 204
+    assert (await api.get(path)).status_code == 404
+    assert await redis.exists(keys.attempts(subscription["id"])) == 0
 
 
 async def test_internal_urls_are_refused_at_subscribe_time_without_the_allow_list(
-    redis_url: str, sandbox: Any, redis: Redis
+    redis_url: str, sandbox: RunningServer, redis: RedisClient
 ) -> None:
-    from litestar.testing import AsyncTestClient
-
-    from bridge.api.app import create_app
-    from tests.conftest import TOKEN, make_settings
-
     strict = make_settings(redis_url, sandbox.url, BRIDGE_WEBHOOK_ALLOW_HTTP="true")
     async with AsyncTestClient(app=create_app(strict)) as client:
         client.headers["Authorization"] = f"Bearer {TOKEN}"
@@ -306,21 +352,21 @@ async def test_internal_urls_are_refused_at_subscribe_time_without_the_allow_lis
 
 
 async def test_replay_since_a_time_brings_back_exactly_the_later_matching_events(
-    api: Any, worker: Worker, receiver: Receiver
+    api: Api, worker: Worker, receiver: WebhookReceiver, redis: RedisClient, keys: Keys
 ) -> None:
-    app, url = receiver
-    subscription = await subscribe(api, f"{url}/hook", eventTypes=["customer.created"])
+    subscription = await subscribe(api, f"{receiver.url}/hook", eventTypes=["customer.created"])
     for _ in range(3):
         await api.post("/v1/customers", json={})
-    await asyncio.sleep(0.01)
+    # "since" must fall after the earlier events' millisecond: wait until the clock says so.
+    ((last_entry, _),) = await redis.xrevrange(keys.events, count=1)
+    earlier_ms = int(last_entry.decode().split("-")[0])
+    await eventually(lambda: time.time() * 1000 > earlier_ms + 1, what="the next millisecond")
     since = time.time()
     later = [(await api.post("/v1/customers", json={})).json()["id"] for _ in range(2)]
     blocked = await api.post(f"/v1/customers/{later[0]}/block")  # not a matching type
     assert blocked.status_code == 200
     await worker.deliver()
-    await app.wait_for(5, "/hook")
-
-    from datetime import UTC, datetime
+    await receiver.wait_for(5, "/hook")
 
     moment = datetime.fromtimestamp(since, UTC).isoformat()
     replay = await api.post(
@@ -328,16 +374,18 @@ async def test_replay_since_a_time_brings_back_exactly_the_later_matching_events
     )
     assert replay.json()["queued"] == 2
     await worker.deliver()
-    replayed = [json.loads(a.body) for a in (await app.wait_for(7, "/hook"))[5:]]
+    replayed = [json.loads(a.body) for a in (await receiver.wait_for(7, "/hook"))[5:]]
     assert sorted(e["data"]["customerId"] for e in replayed) == sorted(later)
 
 
 async def test_a_subscription_made_while_the_dispatcher_waits_gets_the_next_event(
-    api: Any, dispatching: Worker, receiver: Receiver
+    api: Api, dispatching: Worker, receiver: WebhookReceiver, redis: RedisClient
 ) -> None:
-    app, url = receiver
-    await asyncio.sleep(0.3)  # the fan-out is now blocked reading the stream
-    await subscribe(api, f"{url}/hook")
+    # The race needs the fan-out already blocked in XREADGROUP when the subscription is made.
+    await eventually(
+        lambda: blocked_stream_readers(redis), what="the fan-out blocked on the stream"
+    )
+    await subscribe(api, f"{receiver.url}/hook")
     created = (await api.post("/v1/customers", json={})).json()
-    (arrival,) = await app.wait_for(1, "/hook")
+    (arrival,) = await receiver.wait_for(1, "/hook")
     assert json.loads(arrival.body)["data"]["customerId"] == created["id"]

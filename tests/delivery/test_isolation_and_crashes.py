@@ -4,25 +4,25 @@ from __future__ import annotations
 
 import asyncio
 import statistics
-import time
-from typing import Any
 
+import httpx
 import pytest
-from redis.asyncio import Redis
 
-from bridge.config import Settings
 from bridge.events.model import Event, EventType, rfc3339_now
 from bridge.events.payloads import CustomerData
 from bridge.events.stream import EventLog
+from bridge.store.connection import RedisClient
 from bridge.store.keys import Keys
 from bridge.views import CustomerView
 from bridge.worker import Worker
-from tests.conftest import ACCOUNT
-from tests.delivery.conftest import subscribe
-from tests.polling.fleet import worker_env
+from tests.support.config import ACCOUNT, LOOPBACK_RECEIVERS, worker_env
 from tests.support.processes import bridge_processes
-from tests.support.sandbox_server import RunningServer, serve_in_thread
-from tests.support.webhook_receiver import Answer, WebhookReceiver
+from tests.support.receiver import Answer, Arrival, WebhookReceiver
+from tests.support.sandbox_server import RunningServer
+from tests.support.steps import subscribe
+from tests.support.waiting import eventually
+
+pytestmark = pytest.mark.slow
 
 
 def ping_events(prefix: str, count: int) -> list[Event]:
@@ -45,17 +45,22 @@ def p99(values: list[float]) -> float:
 
 
 async def healthy_latencies(
-    log: EventLog, redis: Redis, app: WebhookReceiver, prefix: str, count: int
+    log: EventLog, redis: RedisClient, receiver: WebhookReceiver, prefix: str, count: int
 ) -> list[float]:
     """Append events at a steady pace and time each one's arrival at /fast."""
     for event in ping_events(prefix, count):
         await log.append([event])
-        await asyncio.sleep(0.01)
-    arrivals = [
-        a
-        for a in await app.wait_for(count, "/fast", within=30)
-        if a.headers["webhook-id"].startswith(f"evt_{prefix}")
-    ]
+        await asyncio.sleep(0.01)  # a steady pace of events: part of the scenario
+
+    def these() -> list[Arrival]:
+        found = [
+            a
+            for a in receiver.arrivals("/fast")
+            if a.headers["webhook-id"].startswith(f"evt_{prefix}")
+        ]
+        return found if len(found) >= count else []
+
+    arrivals = await eventually(these, within=30, what=f"{count} {prefix} events at /fast")
     entries = {
         fields[b"id"].decode(): int(entry_id.decode().split("-")[0]) / 1000
         for entry_id, fields in await redis.xrange(log.key)
@@ -63,22 +68,23 @@ async def healthy_latencies(
     return [a.at - entries[a.headers["webhook-id"]] for a in arrivals]
 
 
+@pytest.mark.serial  # measures time
 @pytest.mark.timeout(120)
 async def test_a_receiver_that_never_answers_does_not_slow_a_healthy_one(
-    api: Any, redis: Redis, settings: Settings, dispatching: Worker
+    api: httpx.AsyncClient,
+    redis: RedisClient,
+    keys: Keys,
+    dispatching: Worker,
+    receiver: WebhookReceiver,
 ) -> None:
-    app = WebhookReceiver()
-    app.answer_always("/never", Answer(delay=30))
-    with serve_in_thread(app) as server:
-        log = EventLog(redis, Keys(settings.key_prefix, ACCOUNT), retention=3600)
-        await subscribe(api, f"{server.url}/fast", eventTypes=["customer.updated"])
-        alone = await healthy_latencies(log, redis, app, "alone", 200)
-        app.answer_always("/fast", Answer())
-        await subscribe(api, f"{server.url}/never", eventTypes=["customer.updated"])
-        app_before = len(app.arrivals("/fast"))
-        mixed = await healthy_latencies(log, redis, app, "mixed", 200)
-        assert len(app.arrivals("/fast")) == app_before + 200
-        assert app.arrivals("/never")  # the dead one was really tried (and timed out)
+    receiver.answer_always("/never", Answer(delay=30))
+    log = EventLog(redis, keys, retention=3600)
+    await subscribe(api, f"{receiver.url}/fast", eventTypes=["customer.updated"])
+    alone = await healthy_latencies(log, redis, receiver, "alone", 200)
+    await subscribe(api, f"{receiver.url}/never", eventTypes=["customer.updated"])
+    mixed = await healthy_latencies(log, redis, receiver, "mixed", 200)
+    assert len(receiver.arrivals("/fast")) == 400  # each event once, none twice
+    assert receiver.arrivals("/never")  # the dead one was really tried (and timed out)
     alone_p99, mixed_p99 = p99(alone), p99(mixed)
     print(f"\nhealthy p99: alone {alone_p99 * 1000:.1f} ms, with a dead one {mixed_p99 * 1000:.1f}")
     # Within 2x of alone; below 20 ms the clock and scheduler noise dominate, so the
@@ -88,50 +94,44 @@ async def test_a_receiver_that_never_answers_does_not_slow_a_healthy_one(
 
 @pytest.mark.timeout(300)
 async def test_sigkill_during_5000_deliveries_to_3_subscriptions_loses_none(
-    api: Any,
-    redis: Redis,
+    api: httpx.AsyncClient,
+    redis: RedisClient,
     redis_url: str,
     sandbox: RunningServer,
-    settings: Settings,
+    keys: Keys,
+    receiver: WebhookReceiver,
 ) -> None:
-    app = WebhookReceiver()
-    keys = Keys(settings.key_prefix, ACCOUNT)
     log = EventLog(redis, keys, retention=3600)
-    with serve_in_thread(app) as server:
-        paths = ["/a", "/b", "/c"]
-        subscriptions = [await subscribe(api, f"{server.url}{p}") for p in paths]
-        env = worker_env(
-            redis_url,
-            sandbox.url,
-            BRIDGE_WEBHOOK_ALLOW_HTTP="true",
-            BRIDGE_WEBHOOK_ALLOWED_NETWORKS="127.0.0.0/8",
-            BRIDGE_WEBHOOK_TIMEOUT="1s",
-            BRIDGE_WEBHOOK_RETRY_SCHEDULE="0s,200ms,500ms,1s,2s",
-        )
-        events = ping_events("k", 5000)
-        for start in range(0, 5000, 500):
-            await log.append(events[start : start + 500])
-        with bridge_processes("worker", 2, env) as workers:
-            victim = workers[0]
-            assert victim.process is not None
-            marker = f":{victim.process.pid}:".encode()
-            # Kill it mid-stream, while it holds deliveries it has sent or is sending.
-            while len(app.arrivals()) < 3000:
-                await asyncio.sleep(0.01)
-            in_flight = 0
-            for subscription in subscriptions:
-                leases = await redis.hvals(keys.deliveries_leases(subscription["id"]))
-                in_flight += sum(1 for token in leases if marker in token)
-            victim.kill()
-            killed_at = len(app.arrivals())
-            victim.start()
-            deadline = time.monotonic() + 120
-            while time.monotonic() < deadline:
-                pairs = {(a.path, a.headers["webhook-id"]) for a in app.arrivals()}
-                if len(pairs) == 15_000:
-                    break
-                await asyncio.sleep(0.1)
-        arrivals = app.arrivals()
+    subscriptions = [await subscribe(api, f"{receiver.url}{p}") for p in ("/a", "/b", "/c")]
+    env = worker_env(
+        redis_url,
+        sandbox.url,
+        **LOOPBACK_RECEIVERS,
+        BRIDGE_WEBHOOK_TIMEOUT="1s",
+        BRIDGE_WEBHOOK_RETRY_SCHEDULE="0s,200ms,500ms,1s,2s",
+    )
+    events = ping_events("k", 5000)
+    for start in range(0, 5000, 500):
+        await log.append(events[start : start + 500])
+
+    def every_pair() -> bool:
+        return len({(a.path, a.headers["webhook-id"]) for a in receiver.arrivals()}) == 15_000
+
+    with bridge_processes("worker", 2, env) as workers:
+        victim = workers[0]
+        assert victim.process is not None
+        marker = f":{victim.process.pid}:".encode()
+        # Kill it mid-stream, while it holds deliveries it has sent or is sending.
+        await receiver.wait_for(3000, within=120)
+        in_flight = 0
+        for subscription in subscriptions:
+            leases = await redis.hvals(keys.deliveries_leases(subscription["id"]))
+            in_flight += sum(1 for token in leases if marker in token)
+        victim.kill()
+        killed_at = len(receiver.arrivals())
+        victim.start()
+        await eventually(every_pair, within=120, interval=0.1, what="all 15 000 deliveries")
+    arrivals = receiver.arrivals()
     pairs = {(a.path, a.headers["webhook-id"]) for a in arrivals}
     duplicates = len(arrivals) - len(pairs)
     print(f"\nkilled at {killed_at} arrivals holding {in_flight} leases; duplicates {duplicates}")

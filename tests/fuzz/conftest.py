@@ -21,7 +21,7 @@ import requests
 from bridge.api.app import create_app
 from bridge.delivery import ssrf
 from bridge.sandbox.app import SandboxConfig, create_sandbox_app
-from tests.conftest import ACCOUNT, API_KEY, API_SECRET, FAST_RETRY, TOKEN, make_settings
+from tests.support.config import ACCOUNT, API_KEY, API_SECRET, FAST_RETRY, TOKEN, make_settings
 from tests.support.sandbox_server import serve_in_thread
 
 __all__ = [
@@ -114,12 +114,13 @@ def _seed(bridge: httpx.Client, sandbox_url: str) -> None:
 
 
 @pytest.fixture(scope="module")
-def fuzz_target(redis_url: str) -> Iterator[FuzzTarget]:
+def fuzz_target(standalone_redis_url: str) -> Iterator[FuzzTarget]:
     """The bridge on a real socket with its own sandbox and seeded resources.
 
     At the end, every operation that was fuzzed must have succeeded at least once: otherwise
     the seeding stopped reaching it and only its error paths were tested.
     """
+    redis_url = standalone_redis_url
     store = redis.Redis.from_url(redis_url)
     store.flushdb()
     offline = pytest.MonkeyPatch()

@@ -20,6 +20,7 @@ from pathlib import Path
 from typing import Any
 
 import httpx
+import pytest
 import schemathesis
 from hypothesis import given, settings
 from hypothesis import strategies as st
@@ -28,7 +29,6 @@ from schemathesis.core.parameters import ParameterLocation
 
 from bridge.api.inbound import MAX_BODY
 from bridge.calypso.signing import sign
-from tests.conftest import TOKEN
 from tests.fuzz.conftest import (
     INBOUND_SECRET,
     SEED_EXTERNAL_ID,
@@ -36,6 +36,11 @@ from tests.fuzz.conftest import (
     SEEDS,
     FuzzTarget,
 )
+from tests.support.config import TOKEN
+
+# Hundreds of generated requests over real sockets. Serial: schemathesis gives its items one
+# node id per test function, and xdist would run one operation of the thirty.
+pytestmark = [pytest.mark.slow, pytest.mark.serial]
 
 Case = schemathesis.Case[Any]
 

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import json
 import signal
 import subprocess
@@ -12,19 +11,22 @@ from typing import Any
 
 import httpx
 import pytest
-from redis.asyncio import Redis
 
 from bridge.delivery.signing import headers as signed_headers
 from bridge.delivery.signing import new_secret
 from bridge.local_redis import free_port
 from bridge.metrics import Metrics
 from bridge.probes import WorkerProbes
+from bridge.store.connection import RedisClient, connect
 from bridge.store.keys import Keys
-from tests.conftest import ACCOUNT, API_SECRET, TOKEN
-from tests.ops.test_lifecycle import wait_until_listening
-from tests.polling.fleet import worker_env
-from tests.support.processes import bridge_processes
+from bridge.worker import Worker
+from tests.support.config import ACCOUNT, API_SECRET, TOKEN, worker_env
+from tests.support.processes import bridge_processes, wait_until_listening
+from tests.support.receiver import Answer, WebhookReceiver
+from tests.support.redis_modes import both_redis_modes
 from tests.support.sandbox_server import RunningServer
+from tests.support.steps import subscribe
+from tests.support.waiting import eventually
 
 
 async def test_api_metrics_cover_requests_upstream_and_the_shared_backlog(api: Any) -> None:
@@ -51,9 +53,8 @@ async def test_request_ids_are_echoed_or_made(api: Any) -> None:
     assert made != "x" * 200
 
 
-async def test_worker_probes_answer_and_serve_metrics(redis: Redis, redis_url: str) -> None:
-    from bridge.store.connection import connect
-
+@both_redis_modes
+async def test_worker_probes_answer_and_serve_metrics(redis: RedisClient, redis_url: str) -> None:
     client = connect(redis_url)
     metrics = Metrics()
     metrics.polls.labels("ok").inc()
@@ -72,9 +73,42 @@ async def test_worker_probes_answer_and_serve_metrics(redis: Redis, redis_url: s
         await client.aclose()
 
 
+@both_redis_modes
+async def test_metrics_read_the_shared_backlog(
+    api: httpx.AsyncClient, worker: Worker, receiver: WebhookReceiver
+) -> None:
+    receiver.answer_always("/down", Answer(500))
+    await subscribe(api, f"{receiver.url}/down")
+    await api.post("/v1/customers", json={})
+    await api.post("/v1/customers", json={})
+    await worker.deliver()  # first attempts fail: two deliveries wait for their retry
+
+    assert (await api.get("/health/ready")).json() == {"status": "ready"}
+    text = (await api.get("/metrics", headers={"Authorization": ""})).text
+    assert "bridge_stream_length 2.0" in text
+    assert "bridge_watched_customers 2.0" in text
+    assert "bridge_webhook_retry_backlog 2.0" in text
+    assert "bridge_webhook_dead_letter_queue 0.0" in text
+    assert 'bridge_stream_group_lag{group="bridge-dispatcher"} 0.0' in text
+    assert 'bridge_stream_group_pending{group="bridge-dispatcher"} 0.0' in text
+
+    port = free_port()
+    probes = WorkerProbes(worker.redis, worker.keys, worker.metrics, host="127.0.0.1", port=port)
+    await probes.start()
+    try:
+        async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{port}") as http:
+            assert (await http.get("/health/ready")).json() == {"status": "ready"}
+            scraped = (await http.get("/metrics")).text
+        assert "bridge_webhook_retry_backlog 2.0" in scraped
+        assert 'bridge_webhook_attempts_total{outcome="failed"} 2.0' in scraped
+    finally:
+        await probes.stop()
+
+
+@pytest.mark.slow
 @pytest.mark.timeout(60)
 async def test_api_logs_are_json_with_request_ids_and_no_secrets(
-    redis: Redis, redis_url: str, sandbox: RunningServer
+    redis: RedisClient, redis_url: str, sandbox: RunningServer
 ) -> None:
     port = free_port()
     env = worker_env(
@@ -114,18 +148,18 @@ async def test_bridge_receive_verifies_and_prints_each_webhook() -> None:
     try:
         body = b'{"id": "evt_1", "type": "ping", "data": {}}'
         async with httpx.AsyncClient() as client:
-            deadline = time.monotonic() + 15
-            while True:
+
+            async def first_answer() -> httpx.Response | None:
                 try:
-                    good = await client.post(
+                    return await client.post(
                         f"http://127.0.0.1:{port}/webhooks",
                         content=body,
                         headers=signed_headers([secret], "evt_1", int(time.time()), body),
                     )
-                    break
                 except httpx.TransportError:
-                    assert time.monotonic() < deadline
-                    await asyncio.sleep(0.05)
+                    return None  # not listening yet
+
+            good = await eventually(first_answer, within=15, interval=0.05, what="bridge receive")
             bad = await client.post(
                 f"http://127.0.0.1:{port}/webhooks",
                 content=body,

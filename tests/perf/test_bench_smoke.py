@@ -20,6 +20,7 @@ pytestmark = pytest.mark.skipif(
 )
 
 
+@pytest.mark.slow
 @pytest.mark.timeout(90)
 def test_tiny_run_writes_every_figure_with_positive_numbers(tmp_path: Path) -> None:
     result_file = tmp_path / "bench.json"

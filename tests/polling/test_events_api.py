@@ -4,11 +4,12 @@ from __future__ import annotations
 
 from typing import Any
 
-from redis.asyncio import Redis
-
-from bridge.config import Settings
+from bridge.store.connection import RedisClient
 from bridge.store.keys import Keys
-from tests.polling.conftest import new_customer_with_address
+from tests.support.redis_modes import both_redis_modes
+from tests.support.steps import new_customer_with_address
+
+pytestmark = both_redis_modes
 
 
 async def make_history(api: Any) -> tuple[str, str]:
@@ -74,11 +75,10 @@ async def test_one_event_by_id_and_404_for_unknown(api: Any) -> None:
 
 
 async def test_an_event_read_through_the_api_is_the_body_its_webhooks_carry(
-    api: Any, redis: Redis, settings: Settings
+    api: Any, redis: RedisClient, keys: Keys
 ) -> None:
     await make_history(api)
-    key = Keys(settings.key_prefix, settings.calypso_account).events
-    for _, fields in await redis.xrange(key):
+    for _, fields in await redis.xrange(keys.events):
         one = await api.get(f"/v1/events/{fields[b'id'].decode()}")
         assert one.content == fields[b"event"]
 

@@ -3,59 +3,39 @@
 from __future__ import annotations
 
 import asyncio
-from typing import Any
 
 import httpx
-from redis.asyncio import Redis
 
-from bridge.config import Settings
 from bridge.events.model import Snapshot
 from bridge.poller.poll import CustomerPoller
+from bridge.store.connection import RedisClient
+from bridge.store.keys import Keys
 from bridge.worker import Worker
-from tests.polling.conftest import (
-    deposit,
-    new_customer_with_address,
-    poll_now,
-    stream_events,
-    transaction_events,
-)
+from tests.support.reading import stream_events, summary, transaction_events
+from tests.support.redis_modes import both_redis_modes
+from tests.support.steps import advance, deposit, new_customer_with_address, poll_now
+
+pytestmark = both_redis_modes
 
 AMOUNT = "0.123456789012345678"
 
 
-def summary(events: list[dict[str, Any]]) -> list[tuple[str, int, Any]]:
-    return [
-        (
-            e["type"],
-            e["data"]["sequence"],
-            None
-            if e["data"]["previous"] is None
-            else (
-                e["data"]["previous"]["transactionState"],
-                e["data"]["previous"]["complianceState"],
-                e["data"]["previous"]["translationToAccountCompleted"],
-            ),
-        )
-        for e in events
-    ]
-
-
 async def test_confirmed_then_credited_one_event_per_transition_with_previous(
-    api: Any,
+    api: httpx.AsyncClient,
     worker: Worker,
     sandbox_control: httpx.AsyncClient,
-    redis: Redis,
-    poll_settings: Settings,
+    redis: RedisClient,
+    keys: Keys,
 ) -> None:
     customer, address = await new_customer_with_address(api)
     tx = await deposit(sandbox_control, address, AMOUNT)
     await poll_now(worker, customer)
     for _ in range(3):
-        (await sandbox_control.post(f"/sandbox/transactions/{tx}/advance")).raise_for_status()
+        await advance(sandbox_control, tx)
         await poll_now(worker, customer)
     await poll_now(worker, customer)  # nothing new: nothing emitted
 
-    events = await transaction_events(redis, poll_settings, tx)
+    events = await transaction_events(redis, keys, tx)
     assert summary(events) == [
         ("transaction.mem_pool_found", 1, None),
         ("transaction.pending_compliance_check", 2, ("MEM_POOL_FOUND", "UNCHECKED", False)),
@@ -64,28 +44,28 @@ async def test_confirmed_then_credited_one_event_per_transition_with_previous(
     ]
     assert {e["data"]["transaction"]["amount"] for e in events} == {AMOUNT}
     assert all(e["data"]["customerId"] == customer for e in events)
-    assert all(e["account"] == poll_settings.calypso_account for e in events)
+    assert all(e["account"] == worker.settings.calypso_account for e in events)
     assert all(e["createdAt"].endswith("Z") for e in events)
     assert len({e["id"] for e in events}) == 4
 
 
 async def test_declined_path(
-    api: Any,
+    api: httpx.AsyncClient,
     worker: Worker,
     sandbox_control: httpx.AsyncClient,
-    redis: Redis,
-    poll_settings: Settings,
+    redis: RedisClient,
+    keys: Keys,
 ) -> None:
     customer, address = await new_customer_with_address(api, "BTC")
     tx = await deposit(sandbox_control, address, "0.5", "BTC")
     await poll_now(worker, customer)
-    await sandbox_control.post(f"/sandbox/transactions/{tx}/advance")
+    await advance(sandbox_control, tx)
     await poll_now(worker, customer)
-    await sandbox_control.post(f"/sandbox/transactions/{tx}/advance", json={"decline": True})
+    await advance(sandbox_control, tx, decline=True)
     await poll_now(worker, customer)
     await poll_now(worker, customer)
 
-    events = await transaction_events(redis, poll_settings, tx)
+    events = await transaction_events(redis, keys, tx)
     assert [e["type"] for e in events] == [
         "transaction.mem_pool_found",
         "transaction.pending_compliance_check",
@@ -95,11 +75,11 @@ async def test_declined_path(
 
 
 async def test_compliance_change_without_state_change(
-    api: Any,
+    api: httpx.AsyncClient,
     worker: Worker,
     sandbox_control: httpx.AsyncClient,
-    redis: Redis,
-    poll_settings: Settings,
+    redis: RedisClient,
+    keys: Keys,
 ) -> None:
     customer, address = await new_customer_with_address(api)
     tx = await deposit(sandbox_control, address, "1", transactionState="PENDING_COMPLIANCE_CHECK")
@@ -107,7 +87,7 @@ async def test_compliance_change_without_state_change(
     await sandbox_control.patch(f"/sandbox/transactions/{tx}", json={"complianceState": "CHECKED"})
     await poll_now(worker, customer)
 
-    events = await transaction_events(redis, poll_settings, tx)
+    events = await transaction_events(redis, keys, tx)
     assert summary(events) == [
         ("transaction.pending_compliance_check", 1, None),
         (
@@ -120,20 +100,20 @@ async def test_compliance_change_without_state_change(
 
 
 async def test_states_the_poller_never_saw_are_not_invented(
-    api: Any,
+    api: httpx.AsyncClient,
     worker: Worker,
     sandbox_control: httpx.AsyncClient,
-    redis: Redis,
-    poll_settings: Settings,
+    redis: RedisClient,
+    keys: Keys,
 ) -> None:
     customer, address = await new_customer_with_address(api)
     tx = await deposit(sandbox_control, address, "2")
     await poll_now(worker, customer)
-    await sandbox_control.post(f"/sandbox/transactions/{tx}/advance")
-    await sandbox_control.post(f"/sandbox/transactions/{tx}/advance")
+    await advance(sandbox_control, tx)
+    await advance(sandbox_control, tx)
     await poll_now(worker, customer)
 
-    events = await transaction_events(redis, poll_settings, tx)
+    events = await transaction_events(redis, keys, tx)
     assert summary(events) == [
         ("transaction.mem_pool_found", 1, None),
         ("transaction.confirmed", 2, ("MEM_POOL_FOUND", "UNCHECKED", False)),
@@ -141,24 +121,22 @@ async def test_states_the_poller_never_saw_are_not_invented(
 
 
 async def test_concurrent_pollers_of_one_customer_emit_each_transition_once(
-    api: Any,
+    api: httpx.AsyncClient,
     worker: Worker,
     sandbox_control: httpx.AsyncClient,
-    redis: Redis,
-    poll_settings: Settings,
+    redis: RedisClient,
+    keys: Keys,
 ) -> None:
     """Leases are bypassed on purpose: the atomic record step alone must prevent duplicates."""
     customer, address = await new_customer_with_address(api)
     txs = [await deposit(sandbox_control, address, str(n)) for n in range(1, 6)]
-    poller = CustomerPoller(worker.calypso, worker.events, poll_settings.calypso_account)
+    poller = CustomerPoller(worker.calypso, worker.events, worker.settings.calypso_account)
     await asyncio.gather(*(poller.poll(customer) for _ in range(8)))
     for tx in txs:
-        await sandbox_control.post(f"/sandbox/transactions/{tx}/advance")
+        await advance(sandbox_control, tx)
     await asyncio.gather(*(poller.poll(customer) for _ in range(8)))
 
-    events = [
-        e for e in await stream_events(redis, poll_settings) if e["type"].startswith("transaction.")
-    ]
+    events = [e for e in await stream_events(redis, keys) if e["type"].startswith("transaction.")]
     assert len(events) == 10
     assert len({e["id"] for e in events}) == 10
     snapshots = await worker.events.snapshots(customer)
@@ -166,11 +144,11 @@ async def test_concurrent_pollers_of_one_customer_emit_each_transition_once(
 
 
 async def test_a_stale_record_writes_nothing_and_returns_the_current_snapshot(
-    api: Any,
+    api: httpx.AsyncClient,
     worker: Worker,
     sandbox_control: httpx.AsyncClient,
-    redis: Redis,
-    poll_settings: Settings,
+    redis: RedisClient,
+    keys: Keys,
 ) -> None:
     customer, address = await new_customer_with_address(api)
     tx = await deposit(sandbox_control, address, "3")
@@ -185,11 +163,11 @@ async def test_a_stale_record_writes_nothing_and_returns_the_current_snapshot(
 
 
 async def test_an_18_decimal_amount_arrives_as_the_exact_string_in_the_stream(
-    api: Any,
+    api: httpx.AsyncClient,
     worker: Worker,
     sandbox_control: httpx.AsyncClient,
-    redis: Redis,
-    poll_settings: Settings,
+    redis: RedisClient,
+    keys: Keys,
 ) -> None:
     customer, address = await new_customer_with_address(api)
     await deposit(sandbox_control, address, "1.000000000000000001")
@@ -199,7 +177,9 @@ async def test_an_18_decimal_amount_arrives_as_the_exact_string_in_the_stream(
     assert b'"amount":"1.000000000000000001"' in raw[0]
 
 
-async def test_api_actions_are_events_too(api: Any, redis: Redis, poll_settings: Settings) -> None:
+async def test_api_actions_are_events_too(
+    api: httpx.AsyncClient, redis: RedisClient, keys: Keys
+) -> None:
     created = (await api.post("/v1/customers", json={"externalId": "ev-1"})).json()
     await api.post("/v1/customers", json={"externalId": "ev-1"})  # same customer: no 2nd event
     customer = created["id"]
@@ -209,7 +189,7 @@ async def test_api_actions_are_events_too(api: Any, redis: Redis, poll_settings:
     await api.post(f"/v1/customers/{customer}/block")
     await api.post(f"/v1/customers/{customer}/unblock")
 
-    events = await stream_events(redis, poll_settings)
+    events = await stream_events(redis, keys)
     assert [e["type"] for e in events] == [
         "customer.created",
         "deposit_address.issued",

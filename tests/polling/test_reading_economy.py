@@ -18,7 +18,7 @@ from bridge.poller.poll import PAGE_SIZE
 from bridge.poller.watchlist import WatchList
 from bridge.store.keys import Keys
 from bridge.worker import Worker
-from tests.polling.conftest import poll_now
+from tests.support.steps import poll_now
 
 
 async def requests(control: httpx.AsyncClient, customer: str) -> list[str]:
@@ -27,10 +27,10 @@ async def requests(control: httpx.AsyncClient, customer: str) -> list[str]:
 
 
 async def test_known_final_history_costs_one_call_and_open_ones_are_re_read(
-    worker: Worker, direct_calypso: CalypsoClient, sandbox_control: httpx.AsyncClient
+    worker: Worker, calypso: CalypsoClient, sandbox_control: httpx.AsyncClient
 ) -> None:
-    customer = (await direct_calypso.create_customer(CustomerCreate())).id
-    purse = await direct_calypso.get_purse_address(uuid.UUID(customer), "BTC")
+    customer = (await calypso.create_customer(CustomerCreate())).id
+    purse = await calypso.get_purse_address(uuid.UUID(customer), "BTC")
     await WatchList(worker.redis, worker.keys).watch(customer, "test")
 
     async def deposit(**extra: Any) -> str:
@@ -82,7 +82,7 @@ async def test_the_stream_is_bounded_by_length_and_by_age(redis: Redis) -> None:
     await redis.delete(keys.events)
     by_age = EventLog(redis, keys, retention=0.3, max_length=1_000_000)
     await by_age.append(events("old-", 500))
-    await asyncio.sleep(0.4)
+    await asyncio.sleep(0.4)  # the old entries age past the retention: what is tested
     await by_age.append(events("new-", 10))
     assert await redis.xlen(keys.events) < 200
 

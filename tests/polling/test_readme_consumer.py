@@ -2,19 +2,19 @@
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
 import re
 import threading
-import time
 from pathlib import Path
 from typing import Any
 
-from redis.asyncio import Redis
-
 from bridge.cli import DEV_ACCOUNT
 from bridge.config import Settings
-from tests.polling.conftest import new_customer_with_address, stream_events
+from bridge.store.connection import RedisClient
+from bridge.store.keys import Keys
+from tests.support.reading import stream_events
+from tests.support.steps import new_customer_with_address
+from tests.support.waiting import eventually
 
 README = Path(__file__).parent.parent.parent / "README.md"
 
@@ -33,10 +33,10 @@ def snippet() -> str:
 
 
 async def test_the_readme_consumer_reads_every_event_and_acks_it(
-    api: Any, redis: Redis, redis_url: str, settings: Settings
+    api: Any, redis: RedisClient, redis_url: str, settings: Settings
 ) -> None:
     await new_customer_with_address(api)
-    expected = await stream_events(redis, settings)
+    expected = await stream_events(redis, Keys(settings.key_prefix, settings.calypso_account))
     assert len(expected) == 2
     code = snippet()
     dev_stream = f"bridge:{{{DEV_ACCOUNT}}}:events"
@@ -56,9 +56,7 @@ async def test_the_readme_consumer_reads_every_event_and_acks_it(
 
     thread = threading.Thread(target=consume)
     thread.start()
-    deadline = time.monotonic() + 10
-    while len(received) < len(expected) and time.monotonic() < deadline:
-        await asyncio.sleep(0.02)
+    await eventually(lambda: len(received) >= len(expected), within=10)
     await api.post("/v1/customers", json={})  # one more, arriving while it waits
     thread.join(timeout=10)
     assert not thread.is_alive()

@@ -9,34 +9,35 @@ from collections import defaultdict
 
 import httpx
 import pytest
-from redis.asyncio import Redis
 
 from bridge.calypso import models
 from bridge.calypso.client import CalypsoClient
-from bridge.config import Settings
 from bridge.poller.schedule import PollSchedule
 from bridge.poller.watchlist import WatchList
+from bridge.store.connection import RedisClient
 from bridge.store.keys import Keys
-from bridge.worker import Worker
-from tests.conftest import ACCOUNT, FAST_RETRY, make_settings
-from tests.polling.fleet import assert_exactly_once, make_fleet, worker_env
+from bridge.store.leases import Lease
+from tests.support.config import make_settings, worker_env
+from tests.support.fleet import assert_exactly_once, make_fleet
 from tests.support.processes import bridge_processes
 from tests.support.sandbox_server import RunningServer
+from tests.support.waiting import eventually
+from tests.support.workers import WorkerFactory
+
+pytestmark = pytest.mark.slow
 
 
+@pytest.mark.serial  # measures time
 @pytest.mark.timeout(240)
 async def test_three_workers_500_customers_no_duplicate_no_loss_no_double_poll(
-    redis: Redis,
+    redis: RedisClient,
     redis_url: str,
     sandbox: RunningServer,
     sandbox_control: httpx.AsyncClient,
-    settings: Settings,
-    direct_calypso: CalypsoClient,
+    keys: Keys,
+    calypso: CalypsoClient,
 ) -> None:
-    keys = Keys(settings.key_prefix, ACCOUNT)
-    fleet = await make_fleet(
-        500, direct_calypso, WatchList(redis, keys), sandbox_control, keys.events
-    )
+    fleet = await make_fleet(500, calypso, WatchList(redis, keys), sandbox_control, keys.events)
     await sandbox_control.delete("/sandbox/counters")
     hot = 2.0
     env = worker_env(
@@ -71,17 +72,14 @@ async def test_three_workers_500_customers_no_duplicate_no_loss_no_double_poll(
 
 @pytest.mark.timeout(180)
 async def test_a_killed_worker_loses_nothing_and_a_restart_re_emits_nothing(
-    redis: Redis,
+    redis: RedisClient,
     redis_url: str,
     sandbox: RunningServer,
     sandbox_control: httpx.AsyncClient,
-    settings: Settings,
-    direct_calypso: CalypsoClient,
+    keys: Keys,
+    calypso: CalypsoClient,
 ) -> None:
-    keys = Keys(settings.key_prefix, ACCOUNT)
-    fleet = await make_fleet(
-        150, direct_calypso, WatchList(redis, keys), sandbox_control, keys.events
-    )
+    fleet = await make_fleet(150, calypso, WatchList(redis, keys), sandbox_control, keys.events)
     env = worker_env(
         redis_url,
         sandbox.url,
@@ -94,26 +92,27 @@ async def test_a_killed_worker_loses_nothing_and_a_restart_re_emits_nothing(
         victim = workers[0]
         # Let the fleet get going (a random share of the first events), then kill a worker.
         target = rng.randint(100, 250)
-        while len(fleet.ids) < target:
-            await fleet.read(redis)
-            await fleet.advance_observed(sandbox_control)
-            await asyncio.sleep(0.05)
-        # Kill it while it holds leases, i.e. in the middle of polls.
+
+        async def got_going() -> bool:
+            return len(fleet.ids) >= target
+
+        await fleet.drive(redis, sandbox_control, within=60, until=got_going, tick=0.05)
         assert victim.process is not None
         marker = f":{victim.process.pid}:".encode()
-        held: list[bytes] = []
-        for _ in range(200):
-            held = [t for t in await redis.hvals(keys.poll_leases) if marker in t]
-            if held:
-                break
-            await asyncio.sleep(0.005)
+
+        async def victim_leases() -> list[bytes]:
+            return [t for t in await redis.hvals(keys.poll_leases) if marker in t]
+
+        # Kill it while it holds leases, i.e. in the middle of polls.
+        await eventually(victim_leases, within=10, interval=0.005, what="a lease of the victim")
         victim.kill()
-        assert held, "the victim never held a lease"
         killed_at_events = len(fleet.ids)
-        for _ in range(10):
-            await fleet.read(redis)
-            await fleet.advance_observed(sandbox_control)
-            await asyncio.sleep(0.2)
+
+        async def taken_over() -> bool:
+            return not await victim_leases()
+
+        # Its leases run out (2 s) and the others take its customers over; then it restarts.
+        await fleet.drive(redis, sandbox_control, within=30, until=taken_over)
         victim.start()  # the same role again, as a restart would
         await fleet.drive(redis, sandbox_control, within=120)
     assert 0 < killed_at_events < 600
@@ -122,11 +121,12 @@ async def test_a_killed_worker_loses_nothing_and_a_restart_re_emits_nothing(
 
 @pytest.mark.timeout(30)
 async def test_a_poll_slower_than_its_lease_keeps_its_customer_from_other_workers(
-    redis: Redis,
+    redis: RedisClient,
     redis_url: str,
     sandbox: RunningServer,
     sandbox_control: httpx.AsyncClient,
-    direct_calypso: CalypsoClient,
+    calypso: CalypsoClient,
+    workers: WorkerFactory,
 ) -> None:
     settings = make_settings(
         redis_url,
@@ -135,27 +135,23 @@ async def test_a_poll_slower_than_its_lease_keeps_its_customer_from_other_worker
         BRIDGE_CALYPSO_TIMEOUT="5s",
         BRIDGE_UPSTREAM_RATE_LIMIT="2000",
     )
-    keys = Keys(settings.key_prefix, ACCOUNT)
-    customer = (await direct_calypso.create_customer(models.CustomerCreate())).id
+    keys = Keys(settings.key_prefix, settings.calypso_account)
+    customer = (await calypso.create_customer(models.CustomerCreate())).id
     await WatchList(redis, keys).watch(customer, "test")
     # Calypso answers the poll four lease times late, as a stalled upstream would.
     await sandbox_control.put(
         "/sandbox/faults", json={"latencyMs": 2000, "endpoints": ["transaction.find"]}
     )
-    slow = Worker(settings, retry=FAST_RETRY, name="slow")
-    try:
-        polling = asyncio.create_task(slow.drain())
-        while (held := await redis.hget(keys.poll_leases, customer)) is None:
-            await asyncio.sleep(0.01)
-        worker, expiry = (held if isinstance(held, str) else held.decode()).rsplit(":", 1)
-        assert worker == "slow"
-        while time.time() * 1000 < int(expiry) + 200:
-            await asyncio.sleep(0.02)  # the lease as first claimed has run out by now
-        other = PollSchedule(redis, keys)
-        assert await other.claim("other", 10, settings.poll_lease) == []  # still the slow poll's
-        assert await polling == 1
-    finally:
-        await slow.aclose()
+    slow = workers(settings, name="slow")
+    polling = asyncio.create_task(slow.drain())
+    held = await eventually(lambda: redis.hget(keys.poll_leases, customer), within=5)
+    first = Lease(customer, held if isinstance(held, str) else held.decode(), 0)
+    assert first.worker == "slow"
+    # The time passing beyond the lease as first claimed is what this test is about.
+    await asyncio.sleep(max(0.0, first.expiry_ms / 1000 - time.time()) + 0.2)
+    other = PollSchedule(redis, keys)
+    assert await other.claim("other", 10, settings.poll_lease) == []  # still the slow poll's
+    assert await polling == 1
     polls = await sandbox_control.get(
         "/sandbox/requests", params={"endpoint": "transaction.find", "customerId": customer}
     )

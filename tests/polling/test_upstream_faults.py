@@ -4,16 +4,17 @@ from __future__ import annotations
 
 import httpx
 import pytest
-from redis.asyncio import Redis
 
 from bridge.calypso.client import CalypsoClient
-from bridge.config import Settings
 from bridge.poller.watchlist import WatchList
+from bridge.store.connection import RedisClient
 from bridge.store.keys import Keys
-from tests.conftest import ACCOUNT
-from tests.polling.fleet import assert_exactly_once, make_fleet, worker_env
+from tests.support.config import worker_env
+from tests.support.fleet import assert_exactly_once, make_fleet
 from tests.support.processes import bridge_processes
 from tests.support.sandbox_server import RunningServer
+
+pytestmark = pytest.mark.slow
 
 FAULTS = {
     "errorRate": 0.1,
@@ -26,19 +27,17 @@ FAULTS = {
 }
 
 
+@pytest.mark.serial  # measures time
 @pytest.mark.timeout(200)
 async def test_thirty_percent_faults_give_the_same_events_and_visible_back_off(
-    redis: Redis,
+    redis: RedisClient,
     redis_url: str,
     sandbox: RunningServer,
     sandbox_control: httpx.AsyncClient,
-    settings: Settings,
-    direct_calypso: CalypsoClient,
+    keys: Keys,
+    calypso: CalypsoClient,
 ) -> None:
-    keys = Keys(settings.key_prefix, ACCOUNT)
-    fleet = await make_fleet(
-        20, direct_calypso, WatchList(redis, keys), sandbox_control, keys.events
-    )
+    fleet = await make_fleet(20, calypso, WatchList(redis, keys), sandbox_control, keys.events)
     assert (await sandbox_control.put("/sandbox/faults", json=FAULTS)).status_code == 200
     await sandbox_control.delete("/sandbox/counters")
     env = worker_env(

@@ -1,5 +1,5 @@
-"""A sandbox served on a real socket for this package's tests, reset before each test, and a
-webhook receiver for the tests of the sandbox's own webhooks."""
+"""A sandbox served on a real socket for this package's tests, reset before each test, and
+the shared webhook receiver subscribed to it for the tests of the sandbox's own webhooks."""
 
 from __future__ import annotations
 
@@ -9,9 +9,9 @@ import httpx
 import pytest
 
 from bridge.sandbox.app import SandboxConfig, create_sandbox_app
-from tests.sandbox.hooks import WEBHOOK_SECRET
-from tests.sandbox.receiver import Receiver
+from tests.sandbox.hooks import HOOK_PATH, WEBHOOK_SECRET
 from tests.sandbox.wire import ACCOUNT, API_KEY, API_SECRET
+from tests.support.receiver import WebhookReceiver
 from tests.support.sandbox_server import RunningServer, serve_in_thread
 
 
@@ -29,30 +29,18 @@ async def client(running_sandbox: RunningServer) -> AsyncIterator[httpx.AsyncCli
         yield client
 
 
-# --- a webhook receiver, for the webhook tests -------------------------------------------------
-
-
-@pytest.fixture(scope="module")
-def receiver_server() -> Iterator[RunningServer]:
-    with serve_in_thread(Receiver()) as server:
-        yield server
+# --- the sandbox's webhooks, to the shared receiver ---------------------------------------------
 
 
 @pytest.fixture
-def receiver(receiver_server: RunningServer) -> Iterator[Receiver]:
-    app: Receiver = receiver_server.app
-    app.reset()
-    yield app
-    app.release()  # never leave the sandbox's sender waiting on a held answer
+def hook_url(receiver: WebhookReceiver) -> str:
+    return f"{receiver.url}{HOOK_PATH}"
 
 
 @pytest.fixture
-def hook_url(receiver_server: RunningServer) -> str:
-    return f"{receiver_server.url}/v1/calypso/webhooks"
-
-
-@pytest.fixture
-async def hooks(client: httpx.AsyncClient, hook_url: str, receiver: Receiver) -> Receiver:
+async def hooks(
+    client: httpx.AsyncClient, hook_url: str, receiver: WebhookReceiver
+) -> WebhookReceiver:
     """The sandbox (already reset) subscribed to the receiver."""
     response = await client.put(
         "/sandbox/webhooks", json={"url": hook_url, "secret": WEBHOOK_SECRET}

@@ -2,17 +2,17 @@
 
 from __future__ import annotations
 
-import asyncio
 import json
-import time
 from decimal import Decimal
 from typing import Any
 
 import httpx
 
-from tests.sandbox.receiver import Received
+from tests.support.receiver import Arrival
+from tests.support.waiting import eventually
 
 WEBHOOK_SECRET = "webhook-secret"
+HOOK_PATH = "/v1/calypso/webhooks"  # where on the receiver the sandbox sends
 MEM_POOL = "CUSTOMER_PURSE_MEM_POOL_FOUND"
 PENDING = "CUSTOMER_PURSE_PENDING_COMPLIANCE"
 FUNDS_RECEIVED = "CUSTOMER_PURSE_FUNDS_RECEIVED_FOR_PURSE"
@@ -21,12 +21,12 @@ CREDITED = "CUSTOMER_PURSE_TRANSLATION_TO_ACCOUNT_COMPLETED"
 EXPIRED = "CUSTOMER_PURSE_EXPIRED"
 
 
-def parsed(received: Received) -> dict[str, Any]:
+def parsed(received: Arrival) -> dict[str, Any]:
     body: dict[str, Any] = json.loads(received.body, parse_float=Decimal)
     return body
 
 
-def event_types(received: list[Received]) -> list[str]:
+def event_types(received: list[Arrival]) -> list[str]:
     return [parsed(r)["eventType"] for r in received]
 
 
@@ -39,10 +39,9 @@ async def webhook_status(client: httpx.AsyncClient) -> dict[str, Any]:
 
 async def wait_for_status(client: httpx.AsyncClient, **expected: int) -> dict[str, Any]:
     """Polls ``GET /sandbox/webhooks`` until its counters read ``expected``."""
-    deadline = time.monotonic() + 5.0
-    while True:
+
+    async def reached() -> dict[str, Any]:
         status = await webhook_status(client)
-        if all(status[k] == v for k, v in expected.items()):
-            return status
-        assert time.monotonic() < deadline, status
-        await asyncio.sleep(0.01)
+        return status if all(status[k] == v for k, v in expected.items()) else {}
+
+    return await eventually(reached, within=5.0, what=f"webhook counters {expected}")

@@ -6,7 +6,6 @@ count (faults and refusals included, with their status) and forget together with
 
 from __future__ import annotations
 
-import asyncio
 import uuid
 from typing import Any
 
@@ -26,6 +25,7 @@ from tests.sandbox.wire import (
     search,
     send,
 )
+from tests.support.waiting import eventually
 
 
 async def logged(client: httpx.AsyncClient, **query: str | int) -> list[dict[str, Any]]:
@@ -107,9 +107,8 @@ async def test_the_log_filters_by_since_in_unix_milliseconds(client: httpx.Async
     customer_id = (await new_customer(client))["id"]
     await poll(client, customer_id, times=2)
     before = now_ms()
-    await asyncio.sleep(0.002)  # so every earlier request is at least a millisecond older
-    since = now_ms()
-    assert since > before
+    # "since" a millisecond the earlier requests cannot share: the clock's next one.
+    since = await eventually(lambda: (now := now_ms()) > before and now, what="the next ms")
 
     await poll(client, customer_id)
 

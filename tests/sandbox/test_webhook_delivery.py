@@ -1,7 +1,7 @@
 """The sandbox delivers its webhooks in order, without waiting, with retries, on demand again.
 
-A real receiver on a real socket records every attempt (``receiver.py``); tests poll it, or
-the sandbox's ``sent`` and ``failed`` counters, with a deadline and never sleep for long.
+A real receiver on a real socket records every attempt (tests/support/receiver.py); tests
+poll it, or the sandbox's ``sent`` and ``failed`` counters, with a deadline; never sleep.
 """
 
 from __future__ import annotations
@@ -18,6 +18,7 @@ from bridge.calypso.signing import verify
 from bridge.sandbox.app import SandboxConfig, create_sandbox_app
 from tests.sandbox.hooks import (
     FUNDS_RECEIVED,
+    HOOK_PATH,
     MEM_POOL,
     PENDING,
     WEBHOOK_SECRET,
@@ -26,13 +27,13 @@ from tests.sandbox.hooks import (
     wait_for_status,
     webhook_status,
 )
-from tests.sandbox.receiver import Receiver
 from tests.sandbox.wire import ACCOUNT, API_KEY, API_SECRET, advance, eth_deposit
+from tests.support.receiver import Answer, WebhookReceiver
 from tests.support.sandbox_server import serve_in_thread
 
 
 async def test_control_endpoints_answer_without_waiting_for_the_receiver(
-    client: httpx.AsyncClient, hooks: Receiver
+    client: httpx.AsyncClient, hooks: WebhookReceiver
 ) -> None:
     hooks.hold()
 
@@ -42,28 +43,31 @@ async def test_control_endpoints_answer_without_waiting_for_the_receiver(
             f"/sandbox/transactions/{transaction['id']}/advance", timeout=2.0
         )
         assert response.status_code == 200
-    await hooks.wait_for(1)  # the first is in flight, held; the rest wait their turn
+    await hooks.wait_for(1, exactly=True)  # the first is in flight, held; the rest wait their turn
     hooks.release()
 
-    assert event_types(await hooks.wait_for(3)) == [MEM_POOL, PENDING, FUNDS_RECEIVED]
+    assert event_types(await hooks.wait_for(3, exactly=True)) == [MEM_POOL, PENDING, FUNDS_RECEIVED]
 
 
 async def test_a_receiver_failing_twice_gets_the_event_on_the_third_attempt(
-    client: httpx.AsyncClient, hooks: Receiver
+    client: httpx.AsyncClient, hooks: WebhookReceiver
 ) -> None:
-    hooks.answer_next(500, 503)
+    hooks.answer_next(HOOK_PATH, Answer(500), Answer(503))
 
     await eth_deposit(client)
 
     status = await wait_for_status(client, sent=1)
-    attempts = hooks.received
+    attempts = hooks.arrivals()
     assert len(attempts) == 3
     assert {r.body for r in attempts} == {attempts[0].body}
     assert (status["sent"], status["failed"]) == (1, 2)
 
 
 async def test_an_unreachable_receiver_is_tried_four_times_then_later_events_still_flow(
-    client: httpx.AsyncClient, hooks: Receiver, hook_url: str, caplog: pytest.LogCaptureFixture
+    client: httpx.AsyncClient,
+    hooks: WebhookReceiver,
+    hook_url: str,
+    caplog: pytest.LogCaptureFixture,
 ) -> None:
     caplog.set_level(logging.WARNING, logger="bridge.sandbox.webhooks")
     with socket.socket() as closed:  # bound but not listening: connections are refused
@@ -82,30 +86,30 @@ async def test_an_unreachable_receiver_is_tried_four_times_then_later_events_sti
     assert not any(WEBHOOK_SECRET in m for m in warnings)
     await client.put("/sandbox/webhooks", json={"url": hook_url, "secret": WEBHOOK_SECRET})
     await advance(client, transaction["id"])
-    assert event_types(await hooks.wait_for(1)) == [PENDING]
+    assert event_types(await hooks.wait_for(1, exactly=True)) == [PENDING]
 
 
 async def test_resend_delivers_the_same_event_byte_for_byte(
-    client: httpx.AsyncClient, hooks: Receiver
+    client: httpx.AsyncClient, hooks: WebhookReceiver
 ) -> None:
     await eth_deposit(client)
-    (original,) = await hooks.wait_for(1)
+    (original,) = await hooks.wait_for(1, exactly=True)
     event_id = parsed(original)["id"]
 
     response = await client.post("/sandbox/webhooks/resend", json={"id": event_id})
 
     assert response.status_code == 202
     assert response.json() == {"id": event_id}
-    _, again = await hooks.wait_for(2)
+    _, again = await hooks.wait_for(2, exactly=True)
     assert again.body == original.body
     assert again.headers["sign"] == original.headers["sign"]
 
 
 async def test_resend_of_an_unknown_event_is_404_and_while_disabled_409(
-    client: httpx.AsyncClient, hooks: Receiver
+    client: httpx.AsyncClient, hooks: WebhookReceiver
 ) -> None:
     await eth_deposit(client)
-    event_id = parsed((await hooks.wait_for(1))[0])["id"]
+    event_id = parsed((await hooks.wait_for(1, exactly=True))[0])["id"]
 
     unknown = await client.post("/sandbox/webhooks/resend", json={"id": event_id + 1000})
     await client.delete("/sandbox/webhooks")
@@ -117,7 +121,7 @@ async def test_resend_of_an_unknown_event_is_404_and_while_disabled_409(
 
 
 async def test_disabled_webhooks_send_nothing(
-    client: httpx.AsyncClient, hooks: Receiver, hook_url: str
+    client: httpx.AsyncClient, hooks: WebhookReceiver, hook_url: str
 ) -> None:
     assert (await client.delete("/sandbox/webhooks")).status_code == 204
     await eth_deposit(client)
@@ -126,13 +130,13 @@ async def test_disabled_webhooks_send_nothing(
 
     await eth_deposit(client, amount="2")
 
-    (only,) = await hooks.wait_for(1)
+    (only,) = await hooks.wait_for(1, exactly=True)
     assert parsed(only)["data"]["amount"] == 2
     assert (disabled["enabled"], disabled["url"]) == (False, None)
 
 
 async def test_webhooks_are_off_until_subscribed(
-    client: httpx.AsyncClient, receiver: Receiver
+    client: httpx.AsyncClient, receiver: WebhookReceiver
 ) -> None:
     assert await webhook_status(client) == {
         "url": None,
@@ -180,7 +184,7 @@ async def test_a_bad_subscription_is_refused_with_400(
 
 
 async def test_a_sandbox_configured_with_a_webhook_url_sends_from_the_start_and_after_reset(
-    hook_url: str, receiver: Receiver
+    hook_url: str, receiver: WebhookReceiver
 ) -> None:
     config = SandboxConfig(
         account=ACCOUNT,
@@ -195,7 +199,7 @@ async def test_a_sandbox_configured_with_a_webhook_url_sends_from_the_start_and_
             await client.post("/sandbox/reset")
             await eth_deposit(client)
 
-            received = await receiver.wait_for(2)
+            received = await receiver.wait_for(2, exactly=True)
             status = await webhook_status(client)
 
     assert all(verify(r.body, WEBHOOK_SECRET, r.headers["sign"]) for r in received)

@@ -1,7 +1,7 @@
 """The sandbox announces purse changes with Calypso's own webhooks, shaped as Calypso's.
 
-A real receiver on a real socket records every body byte for byte (``receiver.py``). Tests
-wait for what should arrive by polling it; to show that something was *not* sent, they make
+A real receiver on a real socket records every body byte for byte (tests/support/receiver.py).
+Tests wait for what should arrive by polling it; to show that something was *not* sent, they make
 one more event that must be sent and check it arrives alone, since events are delivered in
 order.
 """
@@ -33,7 +33,6 @@ from tests.sandbox.hooks import (
     event_types,
     parsed,
 )
-from tests.sandbox.receiver import Receiver
 from tests.sandbox.wire import (
     API_KEY,
     API_SECRET,
@@ -45,6 +44,7 @@ from tests.sandbox.wire import (
     new_purse,
     ok,
 )
+from tests.support.receiver import WebhookReceiver
 from tests.support.sandbox_server import RunningServer
 
 
@@ -57,13 +57,13 @@ async def patch(client: httpx.AsyncClient, transaction_id: str, **fields: Any) -
 
 
 async def test_each_lifecycle_step_sends_its_event_in_order(
-    client: httpx.AsyncClient, hooks: Receiver
+    client: httpx.AsyncClient, hooks: WebhookReceiver
 ) -> None:
     transaction = await eth_deposit(client)
     for _ in range(3):
         assert (await advance(client, transaction["id"])).status_code == 200
 
-    received = await hooks.wait_for(4)
+    received = await hooks.wait_for(4, exactly=True)
 
     assert event_types(received) == [MEM_POOL, PENDING, FUNDS_RECEIVED, CREDITED]
     assert {parsed(r)["data"]["transactionId"] for r in received} == {transaction["id"]}
@@ -71,17 +71,17 @@ async def test_each_lifecycle_step_sends_its_event_in_order(
 
 
 async def test_a_declined_deposit_sends_compliance_declined(
-    client: httpx.AsyncClient, hooks: Receiver
+    client: httpx.AsyncClient, hooks: WebhookReceiver
 ) -> None:
     transaction = await eth_deposit(client)
     await advance(client, transaction["id"])
     await advance(client, transaction["id"], decline=True)
 
-    assert event_types(await hooks.wait_for(3)) == [MEM_POOL, PENDING, DECLINED]
+    assert event_types(await hooks.wait_for(3, exactly=True)) == [MEM_POOL, PENDING, DECLINED]
 
 
 async def test_a_deposit_created_in_a_later_state_sends_only_that_states_event(
-    client: httpx.AsyncClient, hooks: Receiver
+    client: httpx.AsyncClient, hooks: WebhookReceiver
 ) -> None:
     customer_id = (await new_customer(client))["id"]
     await new_purse(client, customer_id, "BTC")
@@ -90,11 +90,11 @@ async def test_a_deposit_created_in_a_later_state_sends_only_that_states_event(
         client, customerId=customer_id, currency="BTC", amount="1", transactionState="CONFIRMED"
     )
 
-    assert event_types(await hooks.wait_for(1)) == [FUNDS_RECEIVED]
+    assert event_types(await hooks.wait_for(1, exactly=True)) == [FUNDS_RECEIVED]
 
 
 async def test_a_compliance_only_patch_sends_nothing(
-    client: httpx.AsyncClient, hooks: Receiver
+    client: httpx.AsyncClient, hooks: WebhookReceiver
 ) -> None:
     transaction = await eth_deposit(client)
     await patch(client, transaction["id"], complianceState="IN_PROGRESS")
@@ -102,11 +102,11 @@ async def test_a_compliance_only_patch_sends_nothing(
 
     await patch(client, transaction["id"], transactionState="PENDING_COMPLIANCE_CHECK")
 
-    assert event_types(await hooks.wait_for(2)) == [MEM_POOL, PENDING]
+    assert event_types(await hooks.wait_for(2, exactly=True)) == [MEM_POOL, PENDING]
 
 
 async def test_a_patch_that_confirms_and_credits_sends_both_events_in_order(
-    client: httpx.AsyncClient, hooks: Receiver
+    client: httpx.AsyncClient, hooks: WebhookReceiver
 ) -> None:
     transaction = await eth_deposit(client)
 
@@ -117,11 +117,15 @@ async def test_a_patch_that_confirms_and_credits_sends_both_events_in_order(
         translationToAccountCompleted=True,
     )
 
-    assert event_types(await hooks.wait_for(3)) == [MEM_POOL, FUNDS_RECEIVED, CREDITED]
+    assert event_types(await hooks.wait_for(3, exactly=True)) == [
+        MEM_POOL,
+        FUNDS_RECEIVED,
+        CREDITED,
+    ]
 
 
 async def test_expiring_a_purse_sends_customer_purse_expired_once_with_purse_data_only(
-    client: httpx.AsyncClient, hooks: Receiver
+    client: httpx.AsyncClient, hooks: WebhookReceiver
 ) -> None:
     customer_id = (await new_customer(client))["id"]
     purse = await new_purse(client, customer_id, "TRX")
@@ -132,7 +136,7 @@ async def test_expiring_a_purse_sends_customer_purse_expired_once_with_purse_dat
     await ok(client, "customer/unblock", {"customerId": customer_id})
     await deposit(client, address=purse["address"], currency="TRX", amount="3")
 
-    received = await hooks.wait_for(2)
+    received = await hooks.wait_for(2, exactly=True)
     assert event_types(received) == [EXPIRED, MEM_POOL]
     assert parsed(received[0])["data"] == {
         "customerId": customer_id,
@@ -146,11 +150,11 @@ async def test_expiring_a_purse_sends_customer_purse_expired_once_with_purse_dat
 
 
 async def test_sign_is_hmac_sha512_of_the_exact_body_with_the_webhook_secret_and_key_the_api_key(
-    client: httpx.AsyncClient, hooks: Receiver
+    client: httpx.AsyncClient, hooks: WebhookReceiver
 ) -> None:
     await eth_deposit(client)
 
-    (received,) = await hooks.wait_for(1)
+    (received,) = await hooks.wait_for(1, exactly=True)
 
     assert received.headers["content-type"] == "application/json"
     assert received.headers["key"] == API_KEY
@@ -161,12 +165,12 @@ async def test_sign_is_hmac_sha512_of_the_exact_body_with_the_webhook_secret_and
 
 
 async def test_the_body_is_calypsos_envelope_with_an_exact_18_decimal_amount(
-    client: httpx.AsyncClient, hooks: Receiver, running_sandbox: RunningServer
+    client: httpx.AsyncClient, hooks: WebhookReceiver, running_sandbox: RunningServer
 ) -> None:
     transaction = await eth_deposit(client)
     await advance(client, transaction["id"])
 
-    first, second = await hooks.wait_for(2)
+    first, second = await hooks.wait_for(2, exactly=True)
 
     body = parsed(first)
     assert list(body) == [
@@ -202,16 +206,16 @@ async def test_the_body_is_calypsos_envelope_with_an_exact_18_decimal_amount(
 
 
 async def test_event_ids_keep_increasing_across_a_reset(
-    client: httpx.AsyncClient, hooks: Receiver, hook_url: str
+    client: httpx.AsyncClient, hooks: WebhookReceiver, hook_url: str
 ) -> None:
     await eth_deposit(client)
-    (before,) = await hooks.wait_for(1)
+    (before,) = await hooks.wait_for(1, exactly=True)
     await client.post("/sandbox/reset")
     await client.put("/sandbox/webhooks", json={"url": hook_url, "secret": WEBHOOK_SECRET})
 
     await eth_deposit(client)
 
-    _, after = await hooks.wait_for(2)
+    _, after = await hooks.wait_for(2, exactly=True)
     assert parsed(after)["id"] > parsed(before)["id"]
 
 

@@ -9,22 +9,20 @@ from __future__ import annotations
 
 import re
 import time
-from collections.abc import AsyncIterator, Iterator
 from importlib import resources
 from pathlib import Path
 from typing import Any
 
 import pytest
-from redis.asyncio import RedisCluster
 from redis.exceptions import ResponseError
 
 from bridge.store import scripts
-from bridge.store.connection import RedisClient, connect
+from bridge.store.connection import RedisClient
 from bridge.store.keys import Keys
 from bridge.store.leases import make_token, token_expiry_ms
 from bridge.store.scripts import IDEMPOTENCY_CLAIM, POLL_CLAIM, POLL_POKE, Lua, Script
-from tests.conftest import ACCOUNT
-from tests.support.redis_cluster import redis_cluster
+from tests.support.config import ACCOUNT
+from tests.support.redis_modes import both_redis_modes
 
 ROOT = Path(__file__).resolve().parents[2]
 HOME = resources.files("bridge.store") / "lua"
@@ -92,34 +90,21 @@ def test_no_lua_lives_outside_the_home() -> None:
     assert found == []
 
 
-@pytest.fixture(scope="module", params=["standalone", "cluster"])
-def any_redis_url(request: pytest.FixtureRequest) -> Iterator[str]:
-    """The suite's standalone Redis, then a three-master cluster of this module's own."""
-    if request.param == "standalone":
-        yield request.getfixturevalue("redis_url")
-        return
-    with redis_cluster(masters=3) as url:
-        yield url
-
-
 @pytest.fixture
-async def client(any_redis_url: str) -> AsyncIterator[RedisClient]:
-    redis = connect(any_redis_url)
-    if isinstance(redis, RedisCluster):
-        await redis.flushall(target_nodes=RedisCluster.PRIMARIES)
-    else:
-        await redis.flushall()
+async def client(redis: RedisClient) -> RedisClient:
+    """The test's Redis (standalone or cluster, emptied) with no script loaded yet."""
     await redis.script_flush()
-    yield redis
-    await redis.aclose()
+    return redis
 
 
+@both_redis_modes
 async def test_every_script_of_the_home_compiles_on_redis(client: RedisClient) -> None:
     shas = await scripts.load_all(client)
     assert len(shas) == len(scripts.names())
     assert await client.script_exists(*shas) == [True] * len(shas)
 
 
+@both_redis_modes
 async def test_a_forgotten_script_is_loaded_again_and_runs_each_batched_call_once(
     client: RedisClient,
 ) -> None:
@@ -135,6 +120,7 @@ async def test_a_forgotten_script_is_loaded_again_and_runs_each_batched_call_onc
     assert await claim([KEYS.idempotency("scripts", "single")], [b"one", 60_000]) is None
 
 
+@both_redis_modes
 async def test_an_error_in_one_batched_call_is_raised_after_the_others_ran(
     client: RedisClient,
 ) -> None:
@@ -144,27 +130,6 @@ async def test_an_error_in_one_batched_call_is_raised_after_the_others_ran(
         await claim.many([([good], [b"x", 60_000]), ([bad], [b"x", "not a ttl"])])
     assert await client.get(good) == b"x"
     assert await client.get(bad) is None
-
-
-async def test_on_a_cluster_only_the_calls_a_node_refused_are_sent_again(
-    client: RedisClient,
-) -> None:
-    if not isinstance(client, RedisCluster):
-        pytest.skip("a partial refusal needs several nodes")
-    # Keys of other hash tags than the account's, one per primary; one primary forgets.
-    by_node: dict[str, str] = {}
-    for n in range(100):
-        key = f"{{scripts-{n}}}:claim"
-        node = client.get_node_from_key(key)
-        assert node is not None
-        by_node.setdefault(node.name, key)
-    keys = list(by_node.values())
-    assert len(keys) == 3
-    claim = Script(client, IDEMPOTENCY_CLAIM)
-    await claim.load()
-    await client.execute_command("SCRIPT FLUSH", target_nodes=client.get_node_from_key(keys[0]))
-    assert await claim.many([([k], [b"first", 60_000]) for k in keys]) == [None] * 3
-    assert await claim.many([([k], [b"again", 60_000]) for k in keys]) == [b"first"] * 3
 
 
 TOKENS = [
@@ -179,6 +144,7 @@ TOKENS = [
 ]
 
 
+@both_redis_modes
 async def test_the_lease_snippet_makes_and_reads_tokens_exactly_as_python_does(
     client: RedisClient,
 ) -> None:
@@ -194,6 +160,7 @@ async def test_the_lease_snippet_makes_and_reads_tokens_exactly_as_python_does(
     assert read == [token_expiry_ms(t) for t in TOKENS]
 
 
+@both_redis_modes
 async def test_a_lease_claimed_in_lua_reads_in_python_as_held_until_its_due_time(
     client: RedisClient,
 ) -> None:
@@ -206,6 +173,7 @@ async def test_a_lease_claimed_in_lua_reads_in_python_as_held_until_its_due_time
     assert await client.hget(KEYS.poll_leases, "customer-1") == claimed[1]
 
 
+@both_redis_modes
 async def test_a_lease_made_in_python_holds_off_claims_and_pokes_in_lua_until_it_runs_out(
     client: RedisClient,
 ) -> None:

@@ -11,7 +11,11 @@ from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from pathlib import Path
 
-__all__ = ["BridgeProcess", "bridge_processes"]
+import httpx
+
+from tests.support.waiting import eventually
+
+__all__ = ["BridgeProcess", "bridge_processes", "wait_until_listening"]
 
 
 class BridgeProcess:
@@ -77,3 +81,17 @@ def bridge_processes(
         finally:
             for process in processes:
                 process.stop()
+
+
+async def wait_until_listening(port: int, within: float = 20) -> None:
+    """Until a bridge process on ``port`` answers ``/health/live``."""
+    async with httpx.AsyncClient() as client:
+
+        async def answers() -> bool:
+            try:
+                await client.get(f"http://127.0.0.1:{port}/health/live")
+            except httpx.TransportError:
+                return False
+            return True
+
+        await eventually(answers, within=within, interval=0.05, what=f"a server on {port}")

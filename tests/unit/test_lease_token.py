@@ -5,7 +5,7 @@ from __future__ import annotations
 from hypothesis import given
 from hypothesis import strategies as st
 
-from bridge.store.leases import Lease, make_token, token_expiry_ms
+from bridge.store.leases import Lease, make_token, token_expiry_ms, token_worker
 
 
 def test_a_token_names_the_worker_then_the_expiry() -> None:
@@ -23,7 +23,9 @@ def test_the_expiry_is_what_follows_the_last_colon_of_a_worker_id_with_colons() 
 def test_the_expiry_of_a_made_token_reads_back_whatever_the_worker_id(
     worker: str, expiry: int
 ) -> None:
-    assert token_expiry_ms(make_token(worker, expiry)) == expiry
+    token = make_token(worker, expiry)
+    assert token_expiry_ms(token) == expiry
+    assert token_worker(token) == worker
 
 
 def test_a_token_without_an_expiry_reads_as_expired() -> None:
@@ -32,4 +34,6 @@ def test_a_token_without_an_expiry_reads_as_expired() -> None:
 
 
 def test_a_lease_knows_when_it_runs_out() -> None:
-    assert Lease("customer-1", make_token("w:1:ab", 5_000), 4_000.0).expiry_ms == 5_000
+    lease = Lease("customer-1", make_token("w:1:ab", 5_000), 4_000.0)
+    assert lease.expiry_ms == 5_000
+    assert lease.worker == "w:1:ab"

@@ -9,9 +9,9 @@ or duplicated.
 from __future__ import annotations
 
 import asyncio
-import time
 import uuid
 from collections import defaultdict
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -22,23 +22,7 @@ from redis.asyncio import Redis
 from bridge.calypso import models
 from bridge.calypso.client import CalypsoClient
 from bridge.poller.watchlist import WatchList
-from tests.conftest import ACCOUNT, API_KEY, API_SECRET, TOKEN
-
-
-def worker_env(redis_url: str, sandbox_url: str, **extra: str) -> dict[str, str]:
-    return {
-        "BRIDGE_CALYPSO_ACCOUNT": ACCOUNT,
-        "BRIDGE_CALYPSO_API_KEY": API_KEY,
-        "BRIDGE_CALYPSO_API_SECRET": API_SECRET,
-        "BRIDGE_API_TOKENS": TOKEN,
-        "BRIDGE_REDIS_URL": redis_url,
-        "BRIDGE_CALYPSO_BASE_URL": sandbox_url,
-        "BRIDGE_UPSTREAM_RATE_LIMIT": "5000",
-        "BRIDGE_LOG_LEVEL": "WARNING",
-        "BRIDGE_METRICS_PORT": "0",
-        **extra,
-    }
-
+from tests.support.waiting import eventually
 
 LIFECYCLE = [
     "transaction.mem_pool_found",
@@ -91,20 +75,37 @@ class Fleet:
                 assert answer.status_code == 200, answer.text
         return len(moves)
 
+    async def step(self, redis: Redis, control: httpx.AsyncClient) -> bool:
+        """Read what the bridge reported, advance what it saw; whether every one is done."""
+        await self.read(redis)
+        if self.done():
+            return True
+        await self.advance_observed(control)
+        return False
+
     async def drive(
-        self, redis: Redis, control: httpx.AsyncClient, within: float, tick: float = 0.2
+        self,
+        redis: Redis,
+        control: httpx.AsyncClient,
+        within: float,
+        until: Callable[[], Awaitable[bool]] | None = None,
+        tick: float = 0.2,
     ) -> None:
-        deadline = time.monotonic() + within
-        while time.monotonic() < deadline:
-            await self.read(redis)
-            if self.done():
-                return
-            await self.advance_observed(control)
-            await asyncio.sleep(tick)
-        missing = {tx: len(self.events[tx]) for tx in self.transactions if not self.events[tx][3:]}
-        raise AssertionError(
-            f"{len(missing)} transactions did not finish: {list(missing.items())[:5]}"
-        )
+        """Step the fleet until every transaction is done (or ``until`` holds)."""
+
+        async def finished() -> bool:
+            done = await self.step(redis, control)
+            return await until() if until is not None else done
+
+        try:
+            await eventually(finished, within=within, interval=tick)
+        except AssertionError:
+            missing = {
+                tx: len(self.events[tx]) for tx in self.transactions if not self.events[tx][3:]
+            }
+            raise AssertionError(
+                f"{len(missing)} transactions not finished: {list(missing.items())[:5]}"
+            ) from None
 
 
 async def make_fleet(
