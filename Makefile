@@ -55,7 +55,7 @@ chaos: $(STAMP)
 lint: $(STAMP)
 	$(BIN)/ruff check bridge tests
 	$(BIN)/ruff format --check bridge tests
-	$(BIN)/mypy --strict bridge
+	$(BIN)/mypy --strict bridge tests
 
 format: $(STAMP)
 	$(BIN)/ruff format bridge tests

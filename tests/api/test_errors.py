@@ -20,7 +20,7 @@ SOME_ID = "3f0f3c1e-8d6a-4e0e-a3a5-6f1d3b3c2a10"
 
 
 def v1_routes(app: Litestar) -> set[tuple[str, str]]:
-    found = set()
+    found: set[tuple[str, str]] = set()
     for route in app.routes:
         # Calypso's own webhooks authenticate with their signature instead (tested apart).
         if not route.path.startswith("/v1") or route.path == "/v1/calypso/webhooks":

@@ -91,7 +91,7 @@ async def test_every_key_of_a_full_run_lives_in_the_accounts_one_slot(
     owner = redis.nodes_manager.get_node_from_slot(ACCOUNT_SLOT)
     for node in redis.get_primaries():
         if node.name != owner.name:
-            async with Redis(host=node.host, port=node.port) as direct:
+            async with Redis(host=node.host, port=int(node.port)) as direct:
                 assert await direct.dbsize() == 0
 
 

@@ -19,7 +19,7 @@ from bridge.store.connection import RedisClient
 from bridge.store.keys import Keys
 from bridge.worker import Worker
 from tests.support.config import TOKEN, make_settings, scenario_settings
-from tests.support.reading import blocked_stream_readers, fanned_out, verified
+from tests.support.reading import blocked_stream_readers, fanned_out, stream_entries, verified
 from tests.support.receiver import Answer, WebhookReceiver
 from tests.support.redis_modes import both_redis_modes
 from tests.support.sandbox_server import RunningServer
@@ -358,7 +358,7 @@ async def test_replay_since_a_time_brings_back_exactly_the_later_matching_events
     for _ in range(3):
         await api.post("/v1/customers", json={})
     # "since" must fall after the earlier events' millisecond: wait until the clock says so.
-    ((last_entry, _),) = await redis.xrevrange(keys.events, count=1)
+    ((last_entry, _),) = await stream_entries(redis, keys.events, count=1, newest_first=True)
     earlier_ms = int(last_entry.decode().split("-")[0])
     await eventually(lambda: time.time() * 1000 > earlier_ms + 1, what="the next millisecond")
     since = time.time()

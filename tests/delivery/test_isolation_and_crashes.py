@@ -17,6 +17,7 @@ from bridge.views import CustomerView
 from bridge.worker import Worker
 from tests.support.config import ACCOUNT, LOOPBACK_RECEIVERS, worker_env
 from tests.support.processes import bridge_processes
+from tests.support.reading import stream_entries
 from tests.support.receiver import Answer, Arrival, WebhookReceiver
 from tests.support.sandbox_server import RunningServer
 from tests.support.steps import subscribe
@@ -63,7 +64,7 @@ async def healthy_latencies(
     arrivals = await eventually(these, within=30, what=f"{count} {prefix} events at /fast")
     entries = {
         fields[b"id"].decode(): int(entry_id.decode().split("-")[0]) / 1000
-        for entry_id, fields in await redis.xrange(log.key)
+        for entry_id, fields in await stream_entries(redis, log.key)
     }
     return [a.at - entries[a.headers["webhook-id"]] for a in arrivals]
 

@@ -485,14 +485,15 @@ def _metrics_and_labels(expr: str) -> tuple[set[str], set[str]]:
 
     def visit(node: Any) -> None:
         if isinstance(node, promql_parser.VectorSelector):
+            assert node.name is not None
             metrics.add(node.name)
             labels.update(matcher.name for matcher in node.matchers.matchers)
         elif isinstance(node, promql_parser.AggregateExpr) and node.modifier:
-            labels.update(node.modifier.labels)
+            labels.update(node.modifier.labels or ())
         elif isinstance(node, promql_parser.BinaryExpr) and node.modifier:
             if node.modifier.matching:
-                labels.update(node.modifier.matching.labels)
-            labels.update(node.modifier.group_labels)
+                labels.update(node.modifier.matching.labels or ())
+            labels.update(node.modifier.group_labels or ())
 
     promql_parser.walk(parsed, visit)
     return metrics, labels

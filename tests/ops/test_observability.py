@@ -160,6 +160,7 @@ async def test_bridge_receive_verifies_and_prints_each_webhook() -> None:
                     return None  # not listening yet
 
             good = await eventually(first_answer, within=15, interval=0.05, what="bridge receive")
+            assert good is not None
             bad = await client.post(
                 f"http://127.0.0.1:{port}/webhooks",
                 content=body,

@@ -22,6 +22,7 @@ from bridge.events.model import EventType, Snapshot
 from bridge.events.stream import EventLog
 from bridge.poller.watchlist import WatchList
 from bridge.store.keys import Keys
+from tests.support.reading import stream_entries
 from tests.support.redis_server import real_redis
 
 ACCOUNT = "0x" + "ca" * 20
@@ -94,7 +95,7 @@ async def measure(url: str) -> dict[str, float]:
             )
         await log.append(batch)
     per_event = (await used(redis) - before) / EVENTS
-    size = len((await redis.xrange(keys.events, count=1))[0][1][b"event"])
+    size = len((await stream_entries(redis, keys.events, count=1))[0][1][b"event"])
     await redis.flushdb()
     await redis.aclose()
     return {

@@ -6,6 +6,7 @@ from typing import Any
 
 from bridge.store.connection import RedisClient
 from bridge.store.keys import Keys
+from tests.support.reading import stream_entries
 from tests.support.redis_modes import both_redis_modes
 from tests.support.steps import new_customer_with_address
 
@@ -78,7 +79,7 @@ async def test_an_event_read_through_the_api_is_the_body_its_webhooks_carry(
     api: Any, redis: RedisClient, keys: Keys
 ) -> None:
     await make_history(api)
-    for _, fields in await redis.xrange(keys.events):
+    for _, fields in await stream_entries(redis, keys.events):
         one = await api.get(f"/v1/events/{fields[b'id'].decode()}")
         assert one.content == fields[b"event"]
 

@@ -11,7 +11,7 @@ from bridge.poller.poll import CustomerPoller
 from bridge.store.connection import RedisClient
 from bridge.store.keys import Keys
 from bridge.worker import Worker
-from tests.support.reading import stream_events, summary, transaction_events
+from tests.support.reading import stream_entries, stream_events, summary, transaction_events
 from tests.support.redis_modes import both_redis_modes
 from tests.support.steps import advance, deposit, new_customer_with_address, poll_now
 
@@ -172,7 +172,7 @@ async def test_an_18_decimal_amount_arrives_as_the_exact_string_in_the_stream(
     customer, address = await new_customer_with_address(api)
     await deposit(sandbox_control, address, "1.000000000000000001")
     await poll_now(worker, customer)
-    entries = await redis.xrange(worker.keys.events)
+    entries = await stream_entries(redis, worker.keys.events)
     raw = [fields[b"event"] for _, fields in entries if fields[b"type"].startswith(b"transaction")]
     assert b'"amount":"1.000000000000000001"' in raw[0]
 

@@ -6,6 +6,7 @@ import asyncio
 import random
 import time
 from collections import defaultdict
+from typing import cast
 
 import httpx
 import pytest
@@ -101,7 +102,8 @@ async def test_a_killed_worker_loses_nothing_and_a_restart_re_emits_nothing(
         marker = f":{victim.process.pid}:".encode()
 
         async def victim_leases() -> list[bytes]:
-            return [t for t in await redis.hvals(keys.poll_leases) if marker in t]
+            tokens = cast(list[bytes], await redis.hvals(keys.poll_leases))
+            return [t for t in tokens if marker in t]
 
         # Kill it while it holds leases, i.e. in the middle of polls.
         await eventually(victim_leases, within=10, interval=0.005, what="a lease of the victim")
@@ -145,7 +147,7 @@ async def test_a_poll_slower_than_its_lease_keeps_its_customer_from_other_worker
     slow = workers(settings, name="slow")
     polling = asyncio.create_task(slow.drain())
     held = await eventually(lambda: redis.hget(keys.poll_leases, customer), within=5)
-    first = Lease(customer, held if isinstance(held, str) else held.decode(), 0)
+    first = Lease(customer, cast(bytes, held).decode(), 0)
     assert first.worker == "slow"
     # The time passing beyond the lease as first claimed is what this test is about.
     await asyncio.sleep(max(0.0, first.expiry_ms / 1000 - time.time()) + 0.2)

@@ -8,7 +8,7 @@ import time
 from collections import defaultdict
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, cast
 
 import httpx
 import msgspec
@@ -21,6 +21,7 @@ from bridge.poller.watchlist import WatchList
 from bridge.store.keys import Keys
 from tests.support.config import ACCOUNT, LOOPBACK_RECEIVERS, worker_env
 from tests.support.fleet import LIFECYCLE, Fleet, make_fleet
+from tests.support.reading import stream_entries
 from tests.support.receiver import WebhookReceiver
 from tests.support.waiting import eventually
 
@@ -96,11 +97,11 @@ async def finish(
     received = {a.headers["webhook-id"] for a in receiver.arrivals("/hook")}
     missing = set(fleet.ids) - received
     described = []
-    for entry, fields in await redis.xrange(KEYS.events):
+    for entry, fields in await stream_entries(redis, KEYS.events):
         if fields[b"id"].decode() in missing:
             described.append((entry.decode(), fields[b"type"].decode()))
     queues = {}
-    for subscription in await redis.hkeys(KEYS.subscriptions):
+    for subscription in cast(list[bytes], await redis.hkeys(KEYS.subscriptions)):
         sub = subscription.decode()
         queues[sub] = {
             "due": await redis.zrange(KEYS.deliveries_due(sub), 0, 5, withscores=True),
@@ -130,7 +131,7 @@ async def tally(redis: Redis, fleet: Fleet, receiver: WebhookReceiver) -> Tally:
     """Count from the final state of Redis and the receiver, not from what the driver saw."""
     events: dict[str, list[dict[str, Any]]] = defaultdict(list)
     ids: list[str] = []
-    for _, fields in await redis.xrange(KEYS.events):
+    for _, fields in await stream_entries(redis, KEYS.events):
         event = msgspec.json.decode(fields[b"event"])
         ids.append(event["id"])
         if event["type"].startswith("transaction."):

@@ -13,15 +13,16 @@ import uuid
 from collections import defaultdict
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, cast
 
 import httpx
 import msgspec
-from redis.asyncio import Redis
 
 from bridge.calypso import models
 from bridge.calypso.client import CalypsoClient
 from bridge.poller.watchlist import WatchList
+from bridge.store.connection import RedisClient
+from tests.support.reading import Entries
 from tests.support.waiting import eventually
 
 LIFECYCLE = [
@@ -43,12 +44,14 @@ class Fleet:
     _advanced: dict[str, int] = field(default_factory=dict)
     _seen: set[str] = field(default_factory=set)
 
-    async def read(self, redis: Redis) -> None:
+    async def read(self, redis: RedisClient) -> None:
         while True:
-            entries = await redis.xread({self.stream: self._cursor}, count=5000)
-            if not entries:
+            # XREAD on one stream: [(stream, [(entry id, fields), ...])]
+            answer = await redis.xread({self.stream: self._cursor}, count=5000)
+            if not answer:
                 return
-            for entry_id, fields in entries[0][1]:
+            entries = cast(list[tuple[bytes, Entries]], answer)[0][1]
+            for entry_id, fields in entries:
                 self._cursor = entry_id.decode()
                 event = msgspec.json.decode(fields[b"event"])
                 if event["id"] in self._seen:
@@ -75,7 +78,7 @@ class Fleet:
                 assert answer.status_code == 200, answer.text
         return len(moves)
 
-    async def step(self, redis: Redis, control: httpx.AsyncClient) -> bool:
+    async def step(self, redis: RedisClient, control: httpx.AsyncClient) -> bool:
         """Read what the bridge reported, advance what it saw; whether every one is done."""
         await self.read(redis)
         if self.done():
@@ -85,7 +88,7 @@ class Fleet:
 
     async def drive(
         self,
-        redis: Redis,
+        redis: RedisClient,
         control: httpx.AsyncClient,
         within: float,
         until: Callable[[], Awaitable[bool]] | None = None,

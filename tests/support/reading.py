@@ -13,8 +13,10 @@ from bridge.store.keys import Keys
 from tests.support.receiver import Arrival
 
 __all__ = [
+    "Entries",
     "blocked_stream_readers",
     "fanned_out",
+    "stream_entries",
     "stream_events",
     "summary",
     "transaction_events",
@@ -25,10 +27,18 @@ __all__ = [
 Entries = list[tuple[bytes, dict[bytes, bytes]]]
 
 
+async def stream_entries(
+    redis: RedisClient, key: str, *, count: int | None = None, newest_first: bool = False
+) -> Entries:
+    """A stream's entries as redis-py answers them, typed once here for every test."""
+    if newest_first:
+        return cast(Entries, await redis.xrevrange(key, count=count))
+    return cast(Entries, await redis.xrange(key, count=count))
+
+
 async def stream_events(redis: RedisClient, keys: Keys) -> list[dict[str, Any]]:
     """Every event in the stream, oldest first, decoded as a consumer would."""
-    entries = cast(Entries, await redis.xrange(keys.events))
-    return [msgspec.json.decode(fields[b"event"]) for _, fields in entries]
+    return [msgspec.json.decode(f[b"event"]) for _, f in await stream_entries(redis, keys.events)]
 
 
 async def transaction_events(
