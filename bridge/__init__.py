@@ -6,9 +6,13 @@ A map of the package, for finding one's way (the README draws how the parts talk
     config.py       Settings from the environment (durations, _FILE secrets)
     calypso/        the upstream: models, endpoints, signing, errors, retry, client
     api/            app factory, auth, problem details, one module per resource
-    store/          Redis connection, every key name, idempotency records
-    events/         event model, transition detector, the Redis stream
-    poller/         watch list, schedule and leases, rate limit, polling loop
+    store/          Redis connection, every key name, every Lua script (lua/, scripts.py),
+                    lease tokens, idempotency records
+    events/         event model and typed payloads, transition detector, the Redis stream
+    views.py        one view each of a customer, purse and transaction (API and events)
+    errors.py       BridgeError, with the tree of the bridge's exceptions drawn
+    poller/         watch list, schedule and leases (renewed while a poll runs), rate
+                    limit, polling loop
     delivery/       subscriptions, signing, SSRF policy, retry policy, queue, replay,
                     dispatcher (claims ahead, sending, settling)
     customers.py    create-or-find customers (externalId lock, idempotency keys), changes
