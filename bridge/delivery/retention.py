@@ -26,6 +26,7 @@ __all__ = ["DeadLetterRetention"]
 log = logging.getLogger(__name__)
 
 _BATCH = 500
+_SHORTEST_PAUSE = 0.1
 _LONGEST_PAUSE = 600.0  # a 30-day retention is kept to within ten minutes
 
 
@@ -42,7 +43,7 @@ class DeadLetterRetention:
         self._subscriptions = subscriptions
         self._retention_ms = int(retention * 1000)
         # Often enough that a letter outlives its retention by a tenth of it at most.
-        self.interval = min(_LONGEST_PAUSE, retention / 10)
+        self.interval = min(_LONGEST_PAUSE, max(_SHORTEST_PAUSE, retention / 10))
         self._expire = Script(redis, DELIVERY_DEAD_EXPIRE)
 
     async def expire_once(self) -> int:
