@@ -70,6 +70,7 @@ class Settings:
     webhook_max_retry_after: float = 3600.0
     stream_retention: float = 7 * 86400.0
     stream_max_length: int = 1_000_000
+    dead_letter_retention: float = 30 * 86400.0
     log_level: str = "INFO"
     log_format: str = "json"
 
@@ -151,6 +152,9 @@ class Settings:
             ),
             stream_max_length=r.optional(
                 "BRIDGE_STREAM_MAX_LENGTH", _positive_int, cls.stream_max_length
+            ),
+            dead_letter_retention=r.optional(
+                "BRIDGE_DEAD_LETTER_RETENTION", _positive_duration, cls.dead_letter_retention
             ),
             log_level=r.optional("BRIDGE_LOG_LEVEL", _choice(LOG_LEVELS, upper=True), "INFO"),
             log_format=r.optional("BRIDGE_LOG_FORMAT", _choice(LOG_FORMATS), "json"),

@@ -24,6 +24,7 @@ from bridge.delivery.attempts import AttemptLog
 from bridge.delivery.dispatcher import DeliveryTuning, Dispatcher
 from bridge.delivery.queue import DeliveryQueue
 from bridge.delivery.replay import Redelivery
+from bridge.delivery.retention import DeadLetterRetention
 from bridge.delivery.retry import RetryPolicy as WebhookRetryPolicy
 from bridge.delivery.sender import Sender
 from bridge.delivery.ssrf import UrlPolicy
@@ -140,6 +141,15 @@ class Components:
     def deliveries(self) -> DeliveryQueue:
         first_delay = self.settings.webhook_retry_schedule[0]
         return DeliveryQueue(self.redis, self.keys, first_delay=first_delay)
+
+    @cached_property
+    def dead_letter_retention(self) -> DeadLetterRetention:
+        return DeadLetterRetention(
+            self.redis,
+            self.keys,
+            self.subscriptions,
+            retention=self.settings.dead_letter_retention,
+        )
 
     @cached_property
     def attempts(self) -> AttemptLog:

@@ -1,4 +1,5 @@
-"""A worker process (``bridge worker``): the poller and the webhook dispatcher.
+"""A worker process (``bridge worker``): the poller, the webhook dispatcher, and the
+periodic removal of dead letters past their retention.
 
 Both parts share the process's components (one Redis client, one metrics registry, see
 :mod:`bridge.wiring`); they meet only in the event stream.
@@ -48,6 +49,7 @@ class Worker:
         self.name = name or worker_name()
         self.polls = poll_runner(c, self.name)
         self.dispatcher = dispatcher(c, self.name)
+        self.dead_letter_retention = c.dead_letter_retention
 
     async def run(self, stop: asyncio.Event) -> None:
         probes = None
@@ -61,7 +63,11 @@ class Worker:
             )
             await probes.start()
         try:
-            await asyncio.gather(self.polls.run(stop), self.dispatcher.run(stop))
+            await asyncio.gather(
+                self.polls.run(stop),
+                self.dispatcher.run(stop),
+                self.dead_letter_retention.run(stop),
+            )
         finally:
             if probes is not None:
                 await probes.stop()

@@ -132,8 +132,8 @@ class SubscriptionController(Controller):
         rotated = await services.subscriptions.rotate_secret(
             await _existing(services, subscription_id)
         )
-        assert rotated.previousSecretExpiresAt is not None
-        return RotatedSecret(rotated.secret, rfc3339_ms(rotated.previousSecretExpiresAt))
+        replaced = rotated.previousSecrets[0]
+        return RotatedSecret(rotated.secret, rfc3339_ms(replaced.expiresAt))
 
     @post(
         "/{subscription_id:str}/test",

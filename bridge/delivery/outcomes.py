@@ -1,4 +1,5 @@
-"""What an attempt's result means for its delivery: done, a retry when, or a dead letter.
+"""What an attempt's result means for its delivery: done, a retry when, or a dead letter
+(which keeps the bytes sent).
 
 Pure apart from the clock: the dispatcher records metrics and the circuit breaker around it.
 """
@@ -28,17 +29,23 @@ def settlement_for(
     result: SendResult,
     policy: RetryPolicy,
     rng: random.Random,
+    body: bytes | None = None,
 ) -> Settlement:
+    """``body``: the bytes that were sent, kept by a dead letter."""
     attempt = state.attempts + 1
     now = time.time()
     next_at: int | None = None
-    gone = result.outcome is Outcome.GONE
-    if result.outcome is Outcome.DELIVERED or gone:
-        settlement = Settlement(subscription_id, lease, "done", failed=gone, gone=gone)
+    if result.outcome is Outcome.DELIVERED:
+        settlement = Settlement(subscription_id, lease, "done", failed=False)
+    elif result.outcome is Outcome.GONE:
+        # The subscription is disabled; its delivery stays, as a dead letter saying why.
+        settlement = dead_letter(subscription_id, lease, state, "gone", attempt, body)
+        settlement.gone = True
     else:
         delay = policy.next_delay(attempt, retry_after=result.retry_after, rng=rng)
         if delay is None:
-            settlement = dead_letter(subscription_id, lease, state, result.outcome.value, attempt)
+            outcome = result.outcome.value
+            settlement = dead_letter(subscription_id, lease, state, outcome, attempt, body)
         else:
             next_at = int((now + delay) * 1000)
             retried = DeliveryState(state.eventType, attempt, state.entry, state.body)
@@ -56,7 +63,7 @@ def settlement_for(
         error=result.error,
         response=result.response,
         nextAttemptAt=next_at,
-        test=state.body is not None,
+        test=state.test,
     )
     settlement.attempt = _encoder.encode(record)
     return settlement
@@ -68,7 +75,11 @@ def dead_letter(
     state: DeliveryState,
     outcome: str,
     attempts: int | None = None,
+    body: bytes | None = None,
 ) -> Settlement:
+    """A dead letter keeping ``body`` (else the state's inline bytes). ``attempts`` is the
+    attempt that failed last; None means the delivery was given up without one, which says
+    nothing of the endpoint: its failing clock is left as it is."""
     letter = DeadLetter(
         eventId=lease.item,
         eventType=state.eventType,
@@ -76,6 +87,7 @@ def dead_letter(
         lastOutcome=outcome,
         at=int(time.time() * 1000),
         entry=state.entry,
-        body=state.body,
+        body=state.body if body is None else body,
     )
-    return Settlement(subscription_id, lease, "dead", failed=attempts is not None, dead=letter)
+    failed = None if attempts is None else True
+    return Settlement(subscription_id, lease, "dead", failed=failed, dead=letter)

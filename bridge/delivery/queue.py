@@ -44,10 +44,21 @@ class DeliveryState(msgspec.Struct, frozen=True, omit_defaults=True):
     eventType: str
     attempts: int = 0
     entry: str | None = None  # stream entry id, where the bytes are
-    body: bytes | None = None  # inline bytes, for test events that are not in the stream
+    # Inline bytes: a test event the stream never saw, or a dead letter's kept copy of an
+    # event (which may have left the stream since); these are sent rather than the entry.
+    body: bytes | None = None
+
+    @property
+    def test(self) -> bool:
+        """A sample event: it exists only in its delivery, never in the stream."""
+        return self.entry is None
 
 
 class DeadLetter(msgspec.Struct, frozen=True):
+    """A delivery that gave up, with the event's bytes as sent (``body``; None only when the
+    event had left the stream before it could be sent), so replay and redeliver work after
+    the stream has trimmed the entry."""
+
     eventId: str
     eventType: str
     attempts: int
@@ -55,6 +66,10 @@ class DeadLetter(msgspec.Struct, frozen=True):
     at: int
     entry: str | None = None
     body: bytes | None = None
+
+    def redelivery(self) -> DeliveryState:
+        """The delivery that sends the kept bytes again."""
+        return DeliveryState(self.eventType, entry=self.entry, body=self.body)
 
 
 @dataclass(frozen=True, slots=True)
@@ -79,7 +94,9 @@ class Settlement:
     subscription_id: str
     lease: Lease
     kind: Literal["done", "retry", "dead"]
-    failed: bool
+    # The endpoint failed (True: the failing clock runs), succeeded (False: it stops), or
+    # was not asked (None: a delivery given up without an attempt leaves the clock alone).
+    failed: bool | None
     gone: bool = False
     attempt: bytes = b""
     due_ms: int = 0
@@ -87,11 +104,15 @@ class Settlement:
     dead: DeadLetter | None = None
 
 
+_ENDPOINT: dict[bool | None, str] = {True: "1", False: "0", None: ""}
+
+
 def _now_ms() -> int:
     return int(time.time() * 1000)
 
 
 _state_decoder = msgspec.json.Decoder(DeliveryState)
+_letter_decoder = msgspec.json.Decoder(DeadLetter)
 
 
 class DeliveryQueue:
@@ -134,6 +155,7 @@ class DeliveryQueue:
             self._keys.deliveries_state(subscription_id),
             self._keys.deliveries_dead(subscription_id),
             self._keys.deliveries_active,
+            self._keys.deliveries_dead_since(subscription_id),
         ]
         args: list[EncodableT] = [event_id, msgspec.json.encode(state), _now_ms(), subscription_id]
         return bool(await self._enqueue(keys, args))
@@ -176,6 +198,7 @@ class DeliveryQueue:
                 self._keys.deliveries_dead(sub),
                 self._keys.attempts(sub),
                 self._keys.subscriptions_failing,
+                self._keys.deliveries_dead_since(sub),
             ]
             args: list[EncodableT] = [sub, now, ATTEMPT_LOG_LENGTH]
             for index in indexes:
@@ -188,7 +211,7 @@ class DeliveryQueue:
                     b"" if s.state is None else msgspec.json.encode(s.state),
                     b"" if s.dead is None else msgspec.json.encode(s.dead),
                     s.attempt,
-                    "1" if s.failed else "0",
+                    _ENDPOINT[s.failed],
                 ]
             calls.append((keys, args))
         answers = await self._settle.many(calls) if calls else []
@@ -211,5 +234,9 @@ class DeliveryQueue:
 
     async def dead_letters(self, subscription_id: str) -> list[DeadLetter]:
         raw = await self._redis.hvals(self._keys.deliveries_dead(subscription_id))
-        letters = [msgspec.json.decode(r, type=DeadLetter) for r in cast(list[bytes], raw)]
+        letters = [_letter_decoder.decode(r) for r in cast(list[bytes], raw)]
         return sorted(letters, key=lambda d: d.at, reverse=True)
+
+    async def dead_letter(self, subscription_id: str, event_id: str) -> DeadLetter | None:
+        raw = await self._redis.hget(self._keys.deliveries_dead(subscription_id), event_id)
+        return None if raw is None else _letter_decoder.decode(raw)

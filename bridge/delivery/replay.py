@@ -3,8 +3,10 @@
 Both queue deliveries the way the fan-out does, pointing at the event's entry in the
 stream, so the bytes sent are the event's own and the ``webhook-id`` stays the event id:
 receivers recognise a repeat. A delivery of the same event still waiting is left alone
-(never doubled); one among the dead letters leaves them. A test is a sample event that
-exists only in its delivery: it carries its own bytes, since the stream never saw it.
+(never doubled); one among the dead letters leaves them. A dead letter whose event the
+stream has trimmed since is brought back from the bytes it kept, with the same id. A test
+is a sample event that exists only in its delivery: it carries its own bytes, since the
+stream never saw it.
 """
 
 from __future__ import annotations
@@ -33,7 +35,8 @@ _PAGE = 1000
 
 
 class EventNotFound(BridgeError):
-    """No such event: unknown, or older than the stream's retention."""
+    """No such event: unknown, or older than the stream's retention and not kept by a dead
+    letter."""
 
 
 class SubscriptionNotFound(BridgeError):
@@ -79,6 +82,21 @@ class Redelivery:
             if page.next_cursor is None or not page.items:
                 break
             cursor = page.next_cursor
+        return queued + await self._replay_kept(subscription, since)
+
+    async def _replay_kept(self, subscription: Subscription, since: datetime) -> int:
+        """Queue the dead letters since ``since`` that the stream scan did not bring back
+        (their entries trimmed), from the bytes they kept."""
+        since_ms = since.timestamp() * 1000
+        queued = 0
+        for letter in await self._deliveries.dead_letters(subscription.id):
+            if letter.body is None or letter.entry is None:
+                continue  # nothing to send, or a test event (never in the stream)
+            if int(letter.entry.split("-", 1)[0]) < since_ms:
+                continue
+            queued += await self._deliveries.enqueue(
+                subscription.id, letter.eventId, letter.redelivery()
+            )
         return queued
 
     async def redeliver(self, event_id: str, subscription_id: str | None = None) -> int:
@@ -86,7 +104,7 @@ class Redelivery:
         one named (enabled or not); how many deliveries were queued."""
         stored = await self._events.get(event_id)
         if stored is None:
-            raise EventNotFound(event_id)
+            return await self._redeliver_kept(event_id, subscription_id)
         if subscription_id is not None:
             target = await self._subscriptions.get(subscription_id)
             if target is None:
@@ -102,6 +120,24 @@ class Redelivery:
         for target in targets:
             state = DeliveryState(stored.type, entry=stored.entry_id)
             queued += await self._deliveries.enqueue(target.id, event_id, state)
+        return queued
+
+    async def _redeliver_kept(self, event_id: str, subscription_id: str | None) -> int:
+        """The event has left the stream: queue its dead letters again (of the subscription
+        named, or of every enabled one) from the bytes they kept."""
+        if subscription_id is not None:
+            if await self._subscriptions.get(subscription_id) is None:
+                raise SubscriptionNotFound(subscription_id)
+            targets = [subscription_id]
+        else:
+            targets = [s.id for s in await self._subscriptions.all() if s.enabled]
+        queued = 0
+        for target in targets:
+            letter = await self._deliveries.dead_letter(target, event_id)
+            if letter is not None and letter.body is not None:
+                queued += await self._deliveries.enqueue(target, event_id, letter.redelivery())
+        if not queued:
+            raise EventNotFound(event_id)
         return queued
 
     async def send_test(self, subscription: Subscription, kind: EventType) -> str:

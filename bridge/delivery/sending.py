@@ -140,7 +140,9 @@ class Sending:
                 appended = int(state.entry.split("-", 1)[0]) / 1000
                 self._metrics.delivery_latency.observe(max(0.0, time.time() - appended))
             self._settle(
-                settlement_for(subscription.id, lease, state, result, self._policy, self._rng)
+                settlement_for(
+                    subscription.id, lease, state, result, self._policy, self._rng, claimed.body
+                )
             )
         finally:
             self._in_flight[subscription.id] -= 1

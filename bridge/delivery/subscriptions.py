@@ -21,9 +21,16 @@ from bridge.delivery.signing import new_secret
 from bridge.store.connection import RedisClient
 from bridge.store.keys import Keys
 
-__all__ = ["Subscription", "SubscriptionStore", "matches"]
+__all__ = ["PreviousSecret", "Subscription", "SubscriptionStore", "matches"]
 
 ROTATION_OVERLAP_MS = 24 * 3600 * 1000
+
+
+class PreviousSecret(msgspec.Struct, frozen=True):
+    """A rotated-out secret, still signing until ``expiresAt`` (unix ms)."""
+
+    secret: str
+    expiresAt: int
 
 
 class Subscription(msgspec.Struct, frozen=True, kw_only=True):
@@ -35,6 +42,10 @@ class Subscription(msgspec.Struct, frozen=True, kw_only=True):
     description: str | None = None
     eventTypes: list[str] | None = None
     customerIds: list[str] | None = None
+    # Every rotated-out secret still inside its overlap, newest first: a second rotation
+    # within the overlap must not cut short the first one's.
+    previousSecrets: list[PreviousSecret] = []
+    # How records written before several secrets could overlap name their one old secret.
     previousSecret: str | None = None
     previousSecretExpiresAt: int | None = None
     # Filled from the side hashes when read; never stored in the record itself.
@@ -45,12 +56,17 @@ class Subscription(msgspec.Struct, frozen=True, kw_only=True):
     def enabled(self) -> bool:
         return self.disabledReason is None
 
+    def overlapping(self, now_ms: int) -> list[PreviousSecret]:
+        """The rotated-out secrets whose overlap has not ended at ``now_ms``, newest first."""
+        previous = list(self.previousSecrets)
+        if self.previousSecret and self.previousSecretExpiresAt:
+            previous.append(PreviousSecret(self.previousSecret, self.previousSecretExpiresAt))
+        alive = [p for p in previous if p.expiresAt > now_ms]
+        return sorted(alive, key=lambda p: p.expiresAt, reverse=True)
+
     def signing_secrets(self, now_ms: int) -> list[str]:
-        """The current secret, plus the previous one while the rotation overlap lasts."""
-        keys = [self.secret]
-        if self.previousSecret and (self.previousSecretExpiresAt or 0) > now_ms:
-            keys.append(self.previousSecret)
-        return keys
+        """The current secret, then every previous one while its rotation overlap lasts."""
+        return [self.secret, *(p.secret for p in self.overlapping(now_ms))]
 
 
 def matches(subscription: Subscription, event_type: str, customer_id: str | None) -> bool:
@@ -128,12 +144,20 @@ class SubscriptionStore:
         await self._redis.hset(self._keys.subscriptions, subscription.id, _encode(updated))
         return updated
 
-    async def rotate_secret(self, subscription: Subscription) -> Subscription:
+    async def rotate_secret(
+        self, subscription: Subscription, *, now_ms: int | None = None
+    ) -> Subscription:
+        """A new secret; the current one keeps signing for :data:`ROTATION_OVERLAP_MS`, and
+        so do older ones until their own overlaps end (first in ``previousSecrets``: the one
+        just replaced)."""
+        now = _now_ms() if now_ms is None else now_ms
+        replaced = PreviousSecret(subscription.secret, now + ROTATION_OVERLAP_MS)
         return await self.update(
             subscription,
             secret=new_secret(),
-            previousSecret=subscription.secret,
-            previousSecretExpiresAt=_now_ms() + ROTATION_OVERLAP_MS,
+            previousSecrets=[replaced, *subscription.overlapping(now)],
+            previousSecret=None,
+            previousSecretExpiresAt=None,
         )
 
     async def delete(self, subscription_id: str) -> bool:
@@ -146,6 +170,7 @@ class SubscriptionStore:
                 self._keys.deliveries_leases(subscription_id),
                 self._keys.deliveries_state(subscription_id),
                 self._keys.deliveries_dead(subscription_id),
+                self._keys.deliveries_dead_since(subscription_id),
                 self._keys.attempts(subscription_id),
             )
             pipe.srem(self._keys.deliveries_active, subscription_id)

@@ -121,8 +121,13 @@ class Keys:
         return f"{self.base}:sub:{subscription_id}:state"
 
     def deliveries_dead(self, subscription_id: str) -> str:
-        """Hash: event id → the dead-lettered delivery, until replayed or redelivered."""
+        """Hash: event id → the dead-lettered delivery with the event's bytes, until replayed,
+        redelivered or past the dead-letter retention."""
         return f"{self.base}:sub:{subscription_id}:dead"
+
+    def deliveries_dead_since(self, subscription_id: str) -> str:
+        """Sorted set: event id → unix ms it became a dead letter (what retention reads)."""
+        return f"{self.base}:sub:{subscription_id}:dead-since"
 
     def attempts(self, subscription_id: str) -> str:
         """Stream: the attempt log of one subscription, newest last."""

@@ -29,6 +29,7 @@ from bridge.store.connection import RedisClient
 
 __all__ = [
     "DELIVERY_CLAIM",
+    "DELIVERY_DEAD_EXPIRE",
     "DELIVERY_ENQUEUE",
     "DELIVERY_FAN_OUT",
     "DELIVERY_HAND_BACK",
@@ -72,6 +73,7 @@ class Lua(Generic[R]):
 # The catalogue: every file of bridge/store/lua/ and the shape of its answer (a Lua table
 # arrives as a list; the fixed-size ones are written as the tuples they unpack like).
 DELIVERY_CLAIM: Final = Lua[list[tuple[bytes, bytes, bytes, bytes | None]]]("delivery_claim")
+DELIVERY_DEAD_EXPIRE: Final = Lua[int]("delivery_dead_expire")
 DELIVERY_ENQUEUE: Final = Lua[int]("delivery_enqueue")
 DELIVERY_FAN_OUT: Final = Lua[int]("delivery_fan_out")
 DELIVERY_HAND_BACK: Final = Lua[int]("delivery_hand_back")

@@ -39,6 +39,7 @@ def test_defaults_follow_the_design_table() -> None:
     assert settings.webhook_allow_http is False
     assert settings.webhook_allowed_networks == ()
     assert settings.stream_retention == 7 * 86400
+    assert settings.dead_letter_retention == 30 * 86400
     assert (settings.log_level, settings.log_format) == ("INFO", "json")
     assert settings.api_tokens == ("token-aaaaaaaa", "token-bbbbbbbb")
 

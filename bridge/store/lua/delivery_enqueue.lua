@@ -1,6 +1,6 @@
 -- Queues a delivery again (replay, redeliver, a test event); one already waiting is left alone.
 -- KEYS: 1 due queue (zset), 2 delivery states (hash), 3 dead letters (hash),
---       4 active subscriptions (set)
+--       4 active subscriptions (set), 5 dead-letter times (zset)
 -- ARGV: 1 event id, 2 state json, 3 due ms, 4 subscription id
 -- Returns: 1 queued, 0 already waiting.
 -- Atomic: the state, the due entry, the dead letter's removal and the active mark change
@@ -9,5 +9,6 @@ if redis.call('HEXISTS', KEYS[2], ARGV[1]) == 1 then return 0 end
 redis.call('HSET', KEYS[2], ARGV[1], ARGV[2])
 redis.call('ZADD', KEYS[1], ARGV[3], ARGV[1])
 redis.call('HDEL', KEYS[3], ARGV[1])
+redis.call('ZREM', KEYS[5], ARGV[1])
 redis.call('SADD', KEYS[4], ARGV[4])
 return 1

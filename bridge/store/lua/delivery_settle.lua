@@ -1,9 +1,11 @@
 -- Records the outcomes of many attempts of one subscription and what follows from each.
 -- KEYS: 1 due queue (zset), 2 leases (hash), 3 delivery states (hash), 4 dead letters
---       (hash), 5 attempt log (stream), 6 failing subscriptions (hash subscription -> since ms)
+--       (hash), 5 attempt log (stream), 6 failing subscriptions (hash subscription -> since ms),
+--       7 dead-letter times (zset event -> ms it became a dead letter)
 -- ARGV: 1 subscription id, 2 now ms, 3 attempt-log length, then per attempt 8 values:
 --       event id, lease token, kind (done|retry|dead), due ms, state json, dead-letter json,
---       attempt json ('' for none), failed ('1' or '0')
+--       attempt json ('' for none), the endpoint ('1' failed, '0' succeeded, '' not asked:
+--       the failing clock is left as it is)
 -- Returns: per attempt -1 lease lost, 0 fine, else the unix ms since when the subscription
 --   has been failing.
 -- Atomic: each outcome is written only while this worker still holds the delivery's lease,
@@ -22,7 +24,10 @@ for i = 4, #ARGV, 8 do
     else
       redis.call('ZREM', KEYS[1], item)
       redis.call('HDEL', KEYS[3], item)
-      if kind == 'dead' then redis.call('HSET', KEYS[4], item, ARGV[i + 5]) end
+      if kind == 'dead' then
+        redis.call('HSET', KEYS[4], item, ARGV[i + 5])
+        redis.call('ZADD', KEYS[7], ARGV[2], item)
+      end
     end
     if ARGV[i + 6] ~= '' then
       redis.call('XADD', KEYS[5], 'MAXLEN', '~', ARGV[3], '*', 'a', ARGV[i + 6])
@@ -31,8 +36,10 @@ for i = 4, #ARGV, 8 do
       redis.call('HSETNX', KEYS[6], ARGV[1], ARGV[2])
       since = redis.call('HGET', KEYS[6], ARGV[1])
       table.insert(answers, tonumber(since))
-    else
+    elseif ARGV[i + 7] == '0' then
       redis.call('HDEL', KEYS[6], ARGV[1])
+      table.insert(answers, 0)
+    else
       table.insert(answers, 0)
     end
   end
