@@ -8,14 +8,10 @@ from bridge.delivery.subscriptions import PreviousSecret, Subscription
 
 
 def subscription(**fields: object) -> Subscription:
-    return Subscription(
-        id="sub_x",
-        url="https://example.com/",
-        secret="whsec_new",
-        createdAt=0,
-        updatedAt=0,
-        **fields,
+    plain = Subscription(
+        id="sub_x", url="https://example.com/", secret="whsec_new", createdAt=0, updatedAt=0
     )
+    return msgspec.structs.replace(plain, **fields)
 
 
 def test_every_previous_secret_signs_until_its_own_overlap_ends_newest_first() -> None:
