@@ -222,6 +222,13 @@ class ReplicatedCluster:
         process.wait(timeout=10)
         self.killed.append(port)
 
+    def freeze(self, port: int) -> None:
+        """SIGSTOP one node: it answers nothing and reads no replication stream."""
+        self.processes[port].send_signal(signal.SIGSTOP)
+
+    def thaw(self, port: int) -> None:
+        self.processes[port].send_signal(signal.SIGCONT)
+
     def replica_of(self, port: int) -> int:
         with redis.Redis(host="127.0.0.1", port=port, socket_timeout=2) as client:
             replica = dict(client.info("replication"))["slave0"]
