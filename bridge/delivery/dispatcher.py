@@ -120,7 +120,6 @@ class Dispatcher:
         self._active: _Recent[list[str]] = _Recent(queue.active, [], max_age=0.1)
 
     async def run(self, stop: asyncio.Event) -> None:
-        await self._reader.ensure_group()
         loops = [
             asyncio.create_task(self._fan_out_loop(stop)),
             asyncio.create_task(self._reclaim_loop(stop)),
@@ -151,8 +150,12 @@ class Dispatcher:
         return sent
 
     async def _fan_out_loop(self, stop: asyncio.Event) -> None:
+        grouped = False  # a worker may start while Redis is away (or failing over)
         while not stop.is_set():
             try:
+                if not grouped:
+                    await self._reader.ensure_group()
+                    grouped = True
                 if await self._reader.read_once(self._fresh_subscriptions, block_ms=1000):
                     self._active.expire()  # new deliveries: look for them at once
                     self._work.set()

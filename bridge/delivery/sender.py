@@ -21,7 +21,7 @@ import aiohttp
 from bridge import __version__
 from bridge.delivery import signing
 from bridge.delivery.retry import Outcome, classify, parse_retry_after
-from bridge.delivery.ssrf import UrlPolicy
+from bridge.delivery.ssrf import AddressRefused, UrlPolicy
 
 __all__ = ["SendResult", "Sender"]
 
@@ -40,8 +40,23 @@ class SendResult:
 
 
 class Sender:
-    def __init__(self, policy: UrlPolicy, *, timeout: float, connect_timeout: float) -> None:
+    """Sends attempts over one aiohttp session, created on first use.
+
+    Host names are resolved through the policy's guarded resolver, and only the answers it
+    approved are kept in aiohttp's DNS cache, for ``dns_cache_seconds``: a name rebound to
+    an internal address is refused at the first lookup after that.
+    """
+
+    def __init__(
+        self,
+        policy: UrlPolicy,
+        *,
+        timeout: float,
+        connect_timeout: float,
+        dns_cache_seconds: int = 10,
+    ) -> None:
         self._policy = policy
+        self._dns_cache_seconds = dns_cache_seconds
         self._timeout = aiohttp.ClientTimeout(
             total=timeout, connect=connect_timeout, sock_connect=connect_timeout
         )
@@ -53,7 +68,10 @@ class Sender:
         # Created on first use, inside the running event loop, as aiohttp requires.
         if self._session is None:
             connector = aiohttp.TCPConnector(
-                limit=0, limit_per_host=0, resolver=self._policy.resolver(), ttl_dns_cache=10
+                limit=0,
+                limit_per_host=0,
+                resolver=self._policy.resolver(),
+                ttl_dns_cache=self._dns_cache_seconds,
             )
             self._session = aiohttp.ClientSession(
                 connector=connector,
@@ -110,6 +128,9 @@ class Sender:
 
 
 def _describe(exc: BaseException) -> str:
-    """A short reason without URLs or headers (they may carry credentials)."""
+    """A short reason without URLs or headers (they may carry credentials); for an address
+    the SSRF policy refused at connect time, the refusal itself (host and address)."""
+    if isinstance(exc, aiohttp.ClientConnectorError) and isinstance(exc.os_error, AddressRefused):
+        exc = exc.os_error
     text = str(exc).split(" [", 1)[0]
     return f"{type(exc).__name__}: {text}"[:200]

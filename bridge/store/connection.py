@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from typing import Any, TypeAlias
 
-from redis.asyncio import Redis, RedisCluster
+from redis.asyncio import Connection, Redis, RedisCluster, SSLConnection
 from redis.asyncio.retry import Retry
 from redis.backoff import ExponentialBackoff
 from redis.exceptions import ConnectionError as RedisConnectionError
@@ -20,6 +21,35 @@ RedisClient: TypeAlias = "Redis | RedisCluster"
 _RETRY_ERRORS: list[type[Exception]] = [RedisConnectionError, RedisTimeoutError]
 
 
+class _WriteOnClosedIsLost(Connection):
+    """A connection for which a write on a connection closed under it is a lost connection.
+
+    A cluster client closes every connection to a node when it meets CLUSTERDOWN or a
+    connection error (a failover), also those other tasks are using at that moment. The
+    next write of such a task finds no writer (``AttributeError``), or, under uvloop, a
+    closed transport (``RuntimeError``: "the handler is closed"): errors no caller expects
+    from Redis, which ended the worker's loops. Raised as an ``OSError`` here, they take
+    redis-py's path for a broken socket: the connection is dropped and ``ConnectionError``
+    raised, which the loops wait out and retry.
+    """
+
+    async def _send_packed_command(self, command: Iterable[bytes]) -> None:
+        if self._writer is None:
+            raise OSError("connection closed before the write")
+        try:
+            await super()._send_packed_command(command)
+        except RuntimeError as exc:
+            raise OSError(f"transport closed under the write: {exc}") from exc
+
+
+class _PlainConnection(_WriteOnClosedIsLost):
+    pass
+
+
+class _TLSConnection(_WriteOnClosedIsLost, SSLConnection):
+    pass
+
+
 class _Cluster(RedisCluster):
     """A cluster client that learns the slot table before its first command.
 
@@ -29,6 +59,16 @@ class _Cluster(RedisCluster):
     flight. redis-py's advice is to await ``initialize()`` first; :func:`connect` cannot, so
     the client does (once, under redis-py's lock; a no-op after that).
     """
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        # redis-py's cluster client takes no connection class; every node it creates (now
+        # or when it learns the slot table again) is made from this one shared dict.
+        tls = issubclass(self.connection_kwargs["connection_class"], SSLConnection)
+        kind = _TLSConnection if tls else _PlainConnection
+        self.connection_kwargs["connection_class"] = kind
+        for node in self.startup_nodes:
+            node.connection_class = kind
 
     async def execute_command(self, *args: EncodableT, **kwargs: Any) -> Any:
         await self.initialize()

@@ -13,12 +13,14 @@ from redis.asyncio import Redis
 
 from bridge.api.app import create_app
 from bridge.calypso.client import CalypsoClient
+from bridge.worker import Worker
 from tests.support.chaos import chaos_env, drive, finish, setup_run, tally
-from tests.support.config import TOKEN, make_settings
+from tests.support.config import TOKEN, make_settings, scenario_settings
 from tests.support.processes import bridge_processes
 from tests.support.receiver import WebhookReceiver
 from tests.support.restartable_redis import RestartableRedis
 from tests.support.sandbox_server import RunningServer
+from tests.support.steps import subscribe
 from tests.support.waiting import eventually
 
 pytestmark = [pytest.mark.chaos, pytest.mark.slow]
@@ -85,3 +87,36 @@ async def test_redis_away_for_30s_gives_quick_503s_unready_and_loses_nothing(
         assert watch.json()["watched"] is True  # what was written before is still there
     print(f"\nslowest answer while Redis was away: {slowest:.2f} s")
     assert slowest < 5
+
+
+@pytest.mark.timeout(60)
+async def test_a_worker_started_while_redis_is_away_delivers_once_it_is_back(
+    aof_redis: RestartableRedis,
+    sandbox: RunningServer,
+    receiver: WebhookReceiver,
+) -> None:
+    """A worker (re)started during an outage or a cluster failover waits for Redis in every
+    loop, the dispatcher's consumer group included, instead of ending."""
+    settings = scenario_settings(aof_redis.url, sandbox.url)
+    aof_redis.stop()
+    worker = Worker(settings)
+    stop = asyncio.Event()
+    running = asyncio.create_task(worker.run(stop))
+    try:
+        await asyncio.sleep(1.5)  # the worker's first attempts meet no Redis: the fault
+        assert not running.done(), running.exception()
+        aof_redis.start()
+        async with AsyncTestClient(app=create_app(settings)) as api:
+            api.headers["Authorization"] = f"Bearer {TOKEN}"
+            await subscribe(api, f"{receiver.url}/hook")
+            created = await api.post("/v1/customers", json={"externalId": "after-the-outage"})
+            assert created.status_code == 201
+
+        def delivered() -> bool:
+            return len(receiver.arrivals("/hook")) == 1
+
+        await eventually(delivered, within=15, what="customer.created delivered")
+    finally:
+        stop.set()
+        await asyncio.wait_for(running, 20)
+        await worker.aclose()

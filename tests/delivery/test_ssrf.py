@@ -1,8 +1,10 @@
 """The SSRF policy: internal targets are refused at subscribe time and again at connect time.
 
 No test leaves the machine: every name other than ``localhost`` and numeric spellings is
-answered by a fake ``getaddrinfo`` on the running loop, and real requests go to a server on
-127.0.0.1 started by the test.
+answered by a fake ``getaddrinfo`` on the running loop (what the subscribe-time check and
+the delivery sender's resolver both ask), and real requests go to servers on loopback
+addresses started by the test. The connect-time tests send through the delivery
+:class:`~bridge.delivery.sender.Sender` itself, with its DNS cache.
 """
 
 from __future__ import annotations
@@ -12,6 +14,7 @@ import ipaddress
 import re
 import socket
 from collections.abc import AsyncIterator, Awaitable, Callable
+from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -21,6 +24,8 @@ from aiohttp import web
 from hypothesis import given
 from hypothesis import strategies as st
 
+from bridge.delivery.retry import Outcome
+from bridge.delivery.sender import Sender, SendResult
 from bridge.delivery.ssrf import AddressRefused, UrlPolicy, UrlRefused
 
 LOOPBACK = (ipaddress.ip_network("127.0.0.0/8"),)
@@ -34,6 +39,7 @@ PUBLIC_V6 = "2606:2800:220:1:248:1893:25c8:1946"
 _LOCAL_NAMES = {"localhost"}
 _NUMERIC = re.compile(r"[0-9a-fx.:]+")
 
+SECRET = "whsec_" + "c2VjcmV0LXNlY3JldC1zZWNyZXQtc2VjcmV0"
 GetAddrInfo = Callable[..., Awaitable[list[Any]]]
 
 
@@ -91,34 +97,55 @@ async def dns(monkeypatch: pytest.MonkeyPatch) -> FakeDns:
     return fake
 
 
-@pytest.fixture
-async def hook_server() -> AsyncIterator[int]:
-    """A webhook receiver on 127.0.0.1 answering 204; yields its port."""
+@dataclass
+class Hook:
+    """A webhook receiver answering 204 on one address; ``hits`` counts its requests."""
 
-    async def hook(request: web.Request) -> web.Response:
+    port: int
+    hits: list[str] = field(default_factory=list)
+
+
+@asynccontextmanager
+async def serve_hook(host: str, port: int = 0) -> AsyncIterator[Hook]:
+    hook = Hook(port)
+
+    async def receive(request: web.Request) -> web.Response:
         await request.read()
-        return web.Response(status=204)
+        hook.hits.append(request.headers["webhook-id"])
+        # A new connection, hence a new host lookup (or a DNS cache hit), for every request.
+        return web.Response(status=204, headers={"Connection": "close"})
 
     app = web.Application()
-    app.router.add_post("/hook", hook)
+    app.router.add_post("/hook", receive)
     runner = web.AppRunner(app)
     await runner.setup()
-    site = web.TCPSite(runner, "127.0.0.1", 0)
-    await site.start()
+    await web.TCPSite(runner, host, port).start()
+    hook.port = int(runner.addresses[0][1])
     try:
-        yield int(runner.addresses[0][1])
+        yield hook
     finally:
         await runner.cleanup()
 
 
-async def post(policy: UrlPolicy, url: str) -> int:
-    """What the delivery client does: the guarded resolver, no redirects, no env proxy."""
-    connector = aiohttp.TCPConnector(resolver=policy.resolver(), use_dns_cache=False)
-    async with (
-        aiohttp.ClientSession(connector=connector, trust_env=False) as session,
-        session.post(url, data=b"{}", allow_redirects=False) as response,
-    ):
-        return response.status
+@pytest.fixture
+async def hook_server() -> AsyncIterator[Hook]:
+    async with serve_hook("127.0.0.1") as hook:
+        yield hook
+
+
+async def deliver(policy: UrlPolicy, url: str) -> SendResult:
+    """One delivery attempt through the bridge's own sender."""
+    sender = Sender(policy, timeout=2.0, connect_timeout=1.0)
+    try:
+        return await sender.send(url, "evt_ssrf", b"{}", [SECRET])
+    finally:
+        await sender.aclose()
+
+
+def refused(result: SendResult, reason: str) -> bool:
+    return (result.outcome, result.status) == (Outcome.ERROR, None) and reason in (
+        result.error or ""
+    )
 
 
 INTERNAL = [
@@ -203,16 +230,40 @@ async def test_public_targets_pass_without_any_traffic(dns: FakeDns) -> None:
     assert dns.lookups == ["hooks.example.com"]
 
 
-async def test_dns_rebinding_passes_subscription_but_is_refused_at_connect_time(
-    dns: FakeDns, hook_server: int
+async def test_dns_rebinding_passes_subscription_but_the_sender_refuses_it_at_connect_time(
+    dns: FakeDns, hook_server: Hook
 ) -> None:
     dns.answer("rebind.test", [PUBLIC_V4], ["127.0.0.1"])
-    url = f"http://rebind.test:{hook_server}/hook"
+    url = f"http://rebind.test:{hook_server.port}/hook"
     assert await PLAIN.check_url(url) == url
-    with pytest.raises(aiohttp.ClientConnectorError) as refused:
-        await post(PLAIN, url)
-    assert isinstance(refused.value.os_error, AddressRefused)
-    assert "127.0.0.1, a loopback address" in str(refused.value.os_error)
+    result = await deliver(PLAIN, url)
+    assert refused(result, "rebind.test resolves to 127.0.0.1, a loopback address"), result
+    assert dns.lookups == ["rebind.test", "rebind.test"]
+    assert hook_server.hits == []
+
+
+async def test_the_senders_dns_cache_keeps_only_approved_answers(dns: FakeDns) -> None:
+    """An approved answer is reused while the cache holds it; once it expires, the name
+    is looked up again and a rebound internal answer is refused, every time."""
+    only_one = UrlPolicy(allow_http=True, allowed_networks=(ipaddress.ip_network("127.0.0.1/32"),))
+    async with serve_hook("127.0.0.1") as approved, serve_hook("127.0.0.2", approved.port) as inner:
+        dns.answer("hooks.test", ["127.0.0.1"], ["127.0.0.2"])
+        url = f"http://hooks.test:{approved.port}/hook"
+        sender = Sender(only_one, timeout=2.0, connect_timeout=1.0, dns_cache_seconds=1)
+        try:
+            first = await sender.send(url, "evt_1", b"{}", [SECRET])
+            second = await sender.send(url, "evt_2", b"{}", [SECRET])
+            assert (first.status, second.status) == (204, 204)
+            assert dns.lookups == ["hooks.test"]  # the second came from the cache
+            await asyncio.sleep(1.1)  # the cache's time to live must run out
+            third = await sender.send(url, "evt_3", b"{}", [SECRET])
+            fourth = await sender.send(url, "evt_4", b"{}", [SECRET])
+        finally:
+            await sender.aclose()
+    for result in (third, fourth):
+        assert refused(result, "hooks.test resolves to 127.0.0.2, a loopback address"), result
+    assert dns.lookups == ["hooks.test"] * 3  # a refused answer is never cached
+    assert (approved.hits, inner.hits) == (["evt_1", "evt_2"], [])
 
 
 async def test_the_resolver_refuses_a_rebound_answer_directly(dns: FakeDns) -> None:
@@ -225,39 +276,51 @@ async def test_the_resolver_refuses_a_rebound_answer_directly(dns: FakeDns) -> N
     await resolver.close()
 
 
-async def test_a_real_request_to_a_loopback_name_is_refused_without_the_allow_list(
-    dns: FakeDns, hook_server: int
+async def test_the_sender_refuses_loopback_without_the_allow_list(
+    dns: FakeDns, hook_server: Hook
 ) -> None:
     dns.answer("receiver.test", ["127.0.0.1"])
     for name in ("localhost", "receiver.test"):
-        with pytest.raises(aiohttp.ClientConnectorError) as refused:
-            await post(PLAIN, f"http://{name}:{hook_server}/hook")
-        assert isinstance(refused.value.os_error, AddressRefused)
+        result = await deliver(PLAIN, f"http://{name}:{hook_server.port}/hook")
+        assert refused(result, f"refused: {name} resolves to 127.0.0.1, a loopback"), result
+    for literal in ("127.0.0.1", "[::ffff:127.0.0.1]"):
+        result = await deliver(PLAIN, f"http://{literal}:{hook_server.port}/hook")
+        assert refused(result, "127.0.0.1, a loopback address"), result
+    assert hook_server.hits == []
 
 
-async def test_a_real_request_to_a_loopback_name_succeeds_with_the_allow_list(
-    dns: FakeDns, hook_server: int
+async def test_the_sender_reaches_loopback_with_the_allow_list(
+    dns: FakeDns, hook_server: Hook
 ) -> None:
     dns.answer("receiver.test", ["127.0.0.1"])
-    for name in ("localhost", "receiver.test"):
-        url = f"http://{name}:{hook_server}/hook"
+    for host in ("localhost", "receiver.test", "127.0.0.1"):
+        url = f"http://{host}:{hook_server.port}/hook"
         assert await DEV.check_url(url) == url
-        await DEV.check_target(url)
-        assert await post(DEV, url) == 204
+        result = await deliver(DEV, url)
+        assert (result.outcome, result.status) == (Outcome.DELIVERED, 204), result
+    assert len(hook_server.hits) == 3
 
 
-async def test_aiohttp_skips_the_resolver_for_ip_literals_so_check_target_guards_them(
-    dns: FakeDns, hook_server: int
+async def test_aiohttp_skips_the_resolver_for_ip_literals_so_the_sender_checks_them(
+    dns: FakeDns, hook_server: Hook
 ) -> None:
-    url = f"http://127.0.0.1:{hook_server}/hook"
-    # The guarded resolver is never asked about a literal: the request goes through...
-    assert await post(PLAIN, url) == 204
-    # ...which is why the sender awaits check_target before each request.
+    url = f"http://127.0.0.1:{hook_server.port}/hook"
+    # aiohttp never asks the guarded resolver about a literal: the request goes through...
+    connector = aiohttp.TCPConnector(resolver=PLAIN.resolver())
+    async with (
+        aiohttp.ClientSession(connector=connector) as session,
+        session.post(url, data=b"{}", headers={"webhook-id": "evt_raw"}) as response,
+    ):
+        assert response.status == 204
+    # ...which is why the sender awaits check_target before a request to a new URL.
     with pytest.raises(UrlRefused, match="loopback"):
         await PLAIN.check_target(url)
     with pytest.raises(UrlRefused, match="loopback"):
-        await PLAIN.check_target(f"http://[::ffff:127.0.0.1]:{hook_server}/hook")
+        await PLAIN.check_target(f"http://[::ffff:127.0.0.1]:{hook_server.port}/hook")
     await DEV.check_target(url)
+    assert refused(await deliver(PLAIN, url), "the host is 127.0.0.1, a loopback address")
+    assert dns.lookups == []
+    assert hook_server.hits == ["evt_raw"]
 
 
 async def test_check_target_leaves_hostnames_to_the_resolver(dns: FakeDns) -> None:
