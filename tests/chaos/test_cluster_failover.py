@@ -33,6 +33,7 @@ from bridge.store.connection import connect
 from tests.support.chaos import KEYS, chaos_env, drive, finish, setup_run, step, tally
 from tests.support.config import TOKEN, make_settings
 from tests.support.processes import bridge_processes
+from tests.support.reading import stream_entries
 from tests.support.receiver import WebhookReceiver
 from tests.support.redis_cluster import ReplicatedCluster, replicated_redis_cluster
 from tests.support.sandbox_server import RunningServer
@@ -67,7 +68,7 @@ async def cluster_api(
 
 
 async def _stream_ids(redis: RedisCluster) -> set[str]:
-    entries = await redis.xrange(KEYS.events)
+    entries = await stream_entries(redis, KEYS.events)
     return {msgspec.json.decode(fields[b"event"])["id"] for _, fields in entries}
 
 

@@ -12,12 +12,12 @@ from typing import Any, cast
 
 import httpx
 import msgspec
-from redis.asyncio import Redis
 from redis.exceptions import RedisError
 
 from bridge.calypso.client import CalypsoClient
 from bridge.delivery.subscriptions import SubscriptionStore
 from bridge.poller.watchlist import WatchList
+from bridge.store.connection import RedisClient
 from bridge.store.keys import Keys
 from tests.support.config import ACCOUNT, LOOPBACK_RECEIVERS, worker_env
 from tests.support.fleet import LIFECYCLE, Fleet, make_fleet
@@ -45,14 +45,18 @@ def chaos_env(redis_url: str, sandbox_url: str, **extra: str) -> dict[str, str]:
 
 
 async def setup_run(
-    redis: Redis, calypso: CalypsoClient, control: httpx.AsyncClient, receiver_url: str, size: int
+    redis: RedisClient,
+    calypso: CalypsoClient,
+    control: httpx.AsyncClient,
+    receiver_url: str,
+    size: int,
 ) -> tuple[Fleet, str]:
     subscription = await SubscriptionStore(redis, KEYS).create(f"{receiver_url}/hook")
     fleet = await make_fleet(size, calypso, WatchList(redis, KEYS), control, KEYS.events)
     return fleet, subscription.id
 
 
-async def step(fleet: Fleet, redis: Redis, control: httpx.AsyncClient) -> bool:
+async def step(fleet: Fleet, redis: RedisClient, control: httpx.AsyncClient) -> bool:
     """One round of the driver that survives Redis being away; whether the fleet is done."""
     with contextlib.suppress(RedisError):  # away: the next round tries again
         await fleet.read(redis)
@@ -62,7 +66,7 @@ async def step(fleet: Fleet, redis: Redis, control: httpx.AsyncClient) -> bool:
 
 async def drive(
     fleet: Fleet,
-    redis: Redis,
+    redis: RedisClient,
     control: httpx.AsyncClient,
     *,
     until: Callable[[], bool],
@@ -79,7 +83,7 @@ async def drive(
 
 async def finish(
     fleet: Fleet,
-    redis: Redis,
+    redis: RedisClient,
     control: httpx.AsyncClient,
     receiver: WebhookReceiver,
     within: float,
@@ -127,7 +131,7 @@ class Tally:
     undelivered: int
 
 
-async def tally(redis: Redis, fleet: Fleet, receiver: WebhookReceiver) -> Tally:
+async def tally(redis: RedisClient, fleet: Fleet, receiver: WebhookReceiver) -> Tally:
     """Count from the final state of Redis and the receiver, not from what the driver saw."""
     events: dict[str, list[dict[str, Any]]] = defaultdict(list)
     ids: list[str] = []
