@@ -41,7 +41,7 @@ def settlement_for(
             settlement = dead_letter(subscription_id, lease, state, result.outcome.value, attempt)
         else:
             next_at = int((now + delay) * 1000)
-            retried = DeliveryState(state.eventType, attempt, state.entry, state.body)
+            retried = msgspec.structs.replace(state, attempts=attempt)
             settlement = Settlement(
                 subscription_id, lease, "retry", failed=True, due_ms=next_at, state=retried
             )
@@ -59,6 +59,7 @@ def settlement_for(
         test=state.body is not None,
     )
     settlement.attempt = _encoder.encode(record)
+    settlement.line = state.line  # done or dead, the next in the customer's line goes
     return settlement
 
 
@@ -78,4 +79,11 @@ def dead_letter(
         entry=state.entry,
         body=state.body,
     )
-    return Settlement(subscription_id, lease, "dead", failed=attempts is not None, dead=letter)
+    return Settlement(
+        subscription_id,
+        lease,
+        "dead",
+        failed=attempts is not None,
+        dead=letter,
+        line=state.line,
+    )

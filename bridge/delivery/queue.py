@@ -7,6 +7,12 @@ entry pending for the consumer group (it is claimed again) or has created every 
 never half. A delivery leaves the queue only when it succeeded, was refused for good (410)
 or went to the dead-letter record, each under the lease of the worker that sent it.
 
+An ordered subscription (``"ordering": "customer"``) keeps each customer's deliveries in a
+line in stream order, and only the line's head is in the due queue: claims, leases, retries
+and hand-backs then treat it like any delivery, and settling the head for good makes the
+next one due in the same script. A worker that dies holding a head leaves it leased until
+its lease runs out; nothing behind it moves meanwhile, so a crash never reorders a line.
+
 The hot path is batched: one claim returns leases with their states and event bytes, and
 the outcomes of many attempts are settled in one pipelined round trip.
 """
@@ -45,6 +51,7 @@ class DeliveryState(msgspec.Struct, frozen=True, omit_defaults=True):
     attempts: int = 0
     entry: str | None = None  # stream entry id, where the bytes are
     body: bytes | None = None  # inline bytes, for test events that are not in the stream
+    line: str | None = None  # the customer whose line it waits in (ordered subscriptions)
 
 
 class DeadLetter(msgspec.Struct, frozen=True):
@@ -63,6 +70,12 @@ class FanOut:
     event_id: str
     event_type: str
     subscription_ids: tuple[str, ...]
+    customer_id: str | None = None
+    ordered: frozenset[str] = frozenset()  # of subscription_ids, those that line it up
+
+    def line(self, subscription_id: str) -> str | None:
+        """The customer whose line the delivery to ``subscription_id`` joins, if any."""
+        return self.customer_id if subscription_id in self.ordered else None
 
 
 @dataclass(frozen=True, slots=True)
@@ -85,10 +98,15 @@ class Settlement:
     due_ms: int = 0
     state: DeliveryState | None = None
     dead: DeadLetter | None = None
+    line: str | None = None  # the customer line it leaves when done or dead
 
 
 def _now_ms() -> int:
     return int(time.time() * 1000)
+
+
+def _encode(state: DeliveryState) -> bytes:
+    return msgspec.json.encode(state)
 
 
 _state_decoder = msgspec.json.Decoder(DeliveryState)
@@ -121,12 +139,21 @@ class DeliveryQueue:
                 self._keys.deliveries_due(subscription_id),
                 self._keys.deliveries_state(subscription_id),
             ]
+        lines: dict[str, int] = {}
         args: list[EncodableT] = [group, due, len(numbers), *numbers]
         for item in batch:
-            state = msgspec.json.encode(DeliveryState(item.event_type, entry=item.entry_id))
-            targets = [numbers[s] for s in item.subscription_ids]
-            args += [item.entry_id, item.event_id, state, len(targets), *targets]
-        await self._fan_out(keys, args)
+            state = DeliveryState(item.event_type, entry=item.entry_id)
+            lined = msgspec.structs.replace(state, line=item.customer_id)
+            args += [item.entry_id, item.event_id, _encode(state), _encode(lined)]
+            args.append(len(item.subscription_ids))
+            for subscription_id in item.subscription_ids:
+                customer = item.line(subscription_id)
+                line = 0
+                if customer is not None:
+                    key = self._keys.deliveries_line(subscription_id, customer)
+                    line = lines.setdefault(key, len(keys) + len(lines) + 1)
+                args += [numbers[subscription_id], line]
+        await self._fan_out([*keys, *lines], args)
 
     async def enqueue(self, subscription_id: str, event_id: str, state: DeliveryState) -> bool:
         keys = [
@@ -135,7 +162,9 @@ class DeliveryQueue:
             self._keys.deliveries_dead(subscription_id),
             self._keys.deliveries_active,
         ]
-        args: list[EncodableT] = [event_id, msgspec.json.encode(state), _now_ms(), subscription_id]
+        if state.line is not None:
+            keys.append(self._keys.deliveries_line(subscription_id, state.line))
+        args: list[EncodableT] = [event_id, _encode(state), _now_ms(), subscription_id]
         return bool(await self._enqueue(keys, args))
 
     async def active(self) -> list[str]:
@@ -177,20 +206,26 @@ class DeliveryQueue:
                 self._keys.attempts(sub),
                 self._keys.subscriptions_failing,
             ]
+            lines: dict[str, int] = {}
             args: list[EncodableT] = [sub, now, ATTEMPT_LOG_LENGTH]
             for index in indexes:
                 s = settlements[index]
+                line = 0
+                if s.line is not None:
+                    key = self._keys.deliveries_line(sub, s.line)
+                    line = lines.setdefault(key, len(keys) + len(lines) + 1)
                 args += [
                     s.lease.item,
                     s.lease.token,
                     s.kind,
                     s.due_ms,
-                    b"" if s.state is None else msgspec.json.encode(s.state),
+                    b"" if s.state is None else _encode(s.state),
                     b"" if s.dead is None else msgspec.json.encode(s.dead),
                     s.attempt,
                     "1" if s.failed else "0",
+                    line,
                 ]
-            calls.append((keys, args))
+            calls.append(([*keys, *lines], args))
         answers = await self._settle.many(calls) if calls else []
         failing: list[int | None] = [None] * len(settlements)
         for indexes, answer in zip(groups.values(), answers, strict=True):
