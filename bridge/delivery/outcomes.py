@@ -59,7 +59,7 @@ def settlement_for(
         test=state.body is not None,
     )
     settlement.attempt = _encoder.encode(record)
-    settlement.line = state.line  # done or dead, the next in the customer's line goes
+    settlement.line, settlement.entry = state.line, state.entry  # done or dead: the next goes
     return settlement
 
 
@@ -86,4 +86,5 @@ def dead_letter(
         failed=attempts is not None,
         dead=letter,
         line=state.line,
+        entry=state.entry,
     )

@@ -8,10 +8,12 @@ never half. A delivery leaves the queue only when it succeeded, was refused for 
 or went to the dead-letter record, each under the lease of the worker that sent it.
 
 An ordered subscription (``"ordering": "customer"``) keeps each customer's deliveries in a
-line in stream order, and only the line's head is in the due queue: claims, leases, retries
-and hand-backs then treat it like any delivery, and settling the head for good makes the
-next one due in the same script. A worker that dies holding a head leaves it leased until
-its lease runs out; nothing behind it moves meanwhile, so a crash never reorders a line.
+line sorted by stream entry, and only the line's first is in the due queue: claims, leases,
+retries and hand-backs treat it like any delivery, and settling it for good makes the next
+one due in the same script. A worker that dies holding a first leaves it leased until its
+lease runs out; nothing behind it moves meanwhile, so a crash never reorders a line. Two
+consumers may fan out their batches in either order, so a line's first is not claimed while
+an earlier entry of its customer is read by the group but not yet fanned out.
 
 The hot path is batched: one claim returns leases with their states and event bytes, and
 the outcomes of many attempts are settled in one pipelined round trip.
@@ -98,7 +100,8 @@ class Settlement:
     due_ms: int = 0
     state: DeliveryState | None = None
     dead: DeadLetter | None = None
-    line: str | None = None  # the customer line it leaves when done or dead
+    line: str | None = None  # the customer line it leaves when done or dead...
+    entry: str | None = None  # ...from its place there
 
 
 def _now_ms() -> int:
@@ -107,6 +110,12 @@ def _now_ms() -> int:
 
 def _encode(state: DeliveryState) -> bytes:
     return msgspec.json.encode(state)
+
+
+def _place(entry: str | None, event_id: str) -> str:
+    """A delivery's place in its line: sorts as its stream entry does (see lua/lib/line.lua)."""
+    ms, _, seq = (entry or "0-0").partition("-")
+    return f"{int(ms):020d}-{int(seq or 0):020d}|{event_id}"
 
 
 _state_decoder = msgspec.json.Decoder(DeliveryState)
@@ -145,7 +154,7 @@ class DeliveryQueue:
             state = DeliveryState(item.event_type, entry=item.entry_id)
             lined = msgspec.structs.replace(state, line=item.customer_id)
             args += [item.entry_id, item.event_id, _encode(state), _encode(lined)]
-            args.append(len(item.subscription_ids))
+            args += [_place(item.entry_id, item.event_id), len(item.subscription_ids)]
             for subscription_id in item.subscription_ids:
                 customer = item.line(subscription_id)
                 line = 0
@@ -161,10 +170,12 @@ class DeliveryQueue:
             self._keys.deliveries_state(subscription_id),
             self._keys.deliveries_dead(subscription_id),
             self._keys.deliveries_active,
+            self._keys.deliveries_leases(subscription_id),
         ]
+        args: list[EncodableT] = [event_id, _encode(state), _now_ms(), subscription_id]
         if state.line is not None:
             keys.append(self._keys.deliveries_line(subscription_id, state.line))
-        args: list[EncodableT] = [event_id, _encode(state), _now_ms(), subscription_id]
+            args.append(_place(state.entry, event_id))
         return bool(await self._enqueue(keys, args))
 
     async def active(self) -> list[str]:
@@ -180,7 +191,13 @@ class DeliveryQueue:
             self._keys.deliveries_state(subscription_id),
             self._keys.events,
         ]
-        args: list[EncodableT] = [_now_ms(), int(lease_seconds * 1000), limit, worker]
+        args: list[EncodableT] = [
+            _now_ms(),
+            int(lease_seconds * 1000),
+            limit,
+            worker,
+            self._keys.dispatcher_group,
+        ]
         claimed = []
         for item, token, raw_state, body in await self._claim(keys, args):
             state = _state_decoder.decode(raw_state)
@@ -224,6 +241,7 @@ class DeliveryQueue:
                     s.attempt,
                     "1" if s.failed else "0",
                     line,
+                    _place(s.entry, s.lease.item) if line else "",
                 ]
             calls.append(([*keys, *lines], args))
         answers = await self._settle.many(calls) if calls else []

@@ -121,8 +121,8 @@ class Keys:
         return f"{self.base}:sub:{subscription_id}:state"
 
     def deliveries_line(self, subscription_id: str, customer_id: str) -> str:
-        """List: one customer's deliveries of an ordered subscription, in stream order; only
-        its head is in the due queue (DESIGN §6, ``"ordering": "customer"``)."""
+        """Sorted set: one customer's deliveries of an ordered subscription by stream entry;
+        only the first is in the due queue (DESIGN §6, ``"ordering": "customer"``)."""
         return f"{self.base}:sub:{subscription_id}:line:{customer_id}"
 
     def deliveries_dead(self, subscription_id: str) -> str:

@@ -136,6 +136,40 @@ async def test_a_customers_events_wait_for_their_predecessor_while_other_custome
     await receiver.wait_for(19, "/hook", exactly=True)
 
 
+@both_redis_modes
+async def test_an_event_read_by_a_consumer_that_died_keeps_its_place_in_the_line(
+    api: Api, redis: RedisClient, keys: Keys, workers: WorkerFactory, receiver: WebhookReceiver
+) -> None:
+    await ordered_subscription(api, f"{receiver.url}/hook")
+    a, b = line_of_events(1, 2), line_of_events(2, 1)
+    log = EventLog(redis, keys, retention=3600)
+    await redis.xgroup_create(keys.events, keys.dispatcher_group, id="0", mkstream=True)
+    await log.append([a[0]])
+    # A consumer of the group reads a0 and dies before fanning it out; a1 comes after.
+    await redis.xreadgroup(keys.dispatcher_group, "died", {keys.events: ">"}, count=1)
+    await log.append([a[1], b[0]])
+    workers.start(workers().dispatcher.run)
+    # B does not wait; a1 waits until a0, taken over from the dead consumer, went first.
+    arrivals = await receiver.wait_for(3, "/hook", within=30)
+    assert ids(arrivals) == [b[0].id, a[0].id, a[1].id]
+
+
+async def test_a_replay_to_an_ordered_subscription_goes_through_the_line_again(
+    api: Api, redis: RedisClient, keys: Keys, dispatching: Worker, receiver: WebhookReceiver
+) -> None:
+    subscription = await ordered_subscription(api, f"{receiver.url}/hook")
+    a = line_of_events(1, 3)
+    await EventLog(redis, keys, retention=3600).append(a)
+    await receiver.wait_for(3, "/hook")
+    receiver.answer_event(a[0].id, FAILED)
+    replay = await api.post(
+        f"/v1/subscriptions/{subscription['id']}/replay", json={"since": "2020-01-01T00:00:00Z"}
+    )
+    assert replay.json()["queued"] == 3
+    arrivals = await receiver.wait_for(7, "/hook", within=10)
+    assert ids(arrivals)[3:] == [a[0].id, a[0].id, a[1].id, a[2].id]
+
+
 # --- latency of the other customers -----------------------------------------------------------
 
 
@@ -260,8 +294,8 @@ async def test_deleting_an_ordered_subscription_removes_the_lines_still_waiting(
     receiver.answer_event(b[0].id, FAILED)
     await EventLog(redis, keys, retention=3600).append(interleaved(a, b))
     await worker.deliver()  # both heads fail once: their lines wait behind them
-    assert await redis.llen(keys.deliveries_line(subscription["id"], customer_id(1))) == 3
-    assert await redis.llen(keys.deliveries_line(subscription["id"], customer_id(2))) == 3
+    assert await redis.zcard(keys.deliveries_line(subscription["id"], customer_id(1))) == 3
+    assert await redis.zcard(keys.deliveries_line(subscription["id"], customer_id(2))) == 3
 
     assert (await api.delete(f"/v1/subscriptions/{subscription['id']}")).status_code == 204
     left = [k async for k in redis.scan_iter(match=f"*{subscription['id']}*")]
