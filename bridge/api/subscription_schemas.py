@@ -15,7 +15,7 @@ from litestar.params import KwargDefinition, PathParameter
 
 from bridge.api.schemas import rfc3339_ms
 from bridge.delivery.attempts import Attempt
-from bridge.delivery.subscriptions import Subscription
+from bridge.delivery.subscriptions import Ordering, Subscription
 from bridge.events.model import EventType
 
 __all__ = [
@@ -54,6 +54,17 @@ EventTypeFilter = Annotated[
     ),
 ]
 Url = Annotated[str, msgspec.Meta(min_length=1, max_length=2048)]
+OrderingField = Annotated[
+    Ordering,
+    msgspec.Meta(
+        description=(
+            "`customer`: each customer's events one at a time, in stream order; the next is "
+            "sent only after the previous succeeded or became a dead letter, and customers "
+            "never wait for each other. `none`: every event as soon as it can go. A change "
+            "applies to events that arrive after it."
+        )
+    ),
+]
 
 
 class SubscriptionCreate(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
@@ -61,6 +72,7 @@ class SubscriptionCreate(msgspec.Struct, frozen=True, forbid_unknown_fields=True
     eventTypes: list[EventTypeFilter] | None = None
     customerIds: list[uuid.UUID] | None = None
     description: Annotated[str, msgspec.Meta(max_length=1000)] | None = None
+    ordering: OrderingField = "none"
 
 
 class SubscriptionUpdate(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
@@ -69,6 +81,7 @@ class SubscriptionUpdate(msgspec.Struct, frozen=True, forbid_unknown_fields=True
     customerIds: list[uuid.UUID] | None = None
     description: Annotated[str, msgspec.Meta(max_length=1000)] | None = None
     enabled: bool | None = None
+    ordering: OrderingField | None = None
 
 
 class SubscriptionOut(msgspec.Struct, frozen=True):
@@ -77,6 +90,7 @@ class SubscriptionOut(msgspec.Struct, frozen=True):
     enabled: bool
     createdAt: str
     updatedAt: str
+    ordering: OrderingField
     description: str | None = None
     eventTypes: list[str] | None = None
     customerIds: list[str] | None = None
@@ -91,6 +105,7 @@ class SubscriptionOut(msgspec.Struct, frozen=True):
             enabled=s.enabled,
             createdAt=rfc3339_ms(s.createdAt),
             updatedAt=rfc3339_ms(s.updatedAt),
+            ordering=s.ordering,
             description=s.description,
             eventTypes=s.eventTypes,
             customerIds=s.customerIds,

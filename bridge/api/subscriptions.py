@@ -66,6 +66,7 @@ class SubscriptionController(Controller):
             description=data.description,
             event_types=data.eventTypes,
             customer_ids=[str(c) for c in data.customerIds or ()],
+            ordering=data.ordering,
         )
         return SubscriptionWithSecret.of(created)
 
@@ -105,6 +106,8 @@ class SubscriptionController(Controller):
             changes["customerIds"] = [str(c) for c in data.customerIds] or None
         if data.description is not None:
             changes["description"] = data.description
+        if data.ordering is not None:
+            changes["ordering"] = data.ordering
         if changes:
             await services.subscriptions.update(current, **changes)
         if data.enabled is True:

@@ -174,13 +174,14 @@ class Dispatcher:
 
     async def _delivery_loop(self, stop: asyncio.Event) -> None:
         while not stop.is_set():
+            # Cleared before looking, so work that turns up while we look is not missed.
+            self._work.clear()
             try:
                 await self._start_due(refresh=False)
             except RedisError as exc:
                 log.warning("delivery paused: %s", type(exc).__name__)
                 await _sleep_unless(stop, 1.0)
                 continue
-            self._work.clear()
             waiters = [asyncio.create_task(self._work.wait()), asyncio.create_task(stop.wait())]
             try:
                 await asyncio.wait(waiters, timeout=0.1, return_when=asyncio.FIRST_COMPLETED)
@@ -193,6 +194,8 @@ class Dispatcher:
             await self._settling.wait()
             try:
                 await self._settling.flush()
+                # A settled head of a customer's line made the next one due: look at once.
+                self._work.set()
             except RedisError as exc:
                 # Unsettled deliveries keep their leases, which run out: they are sent again.
                 log.warning("settling attempts failed: %s", type(exc).__name__)

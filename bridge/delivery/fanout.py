@@ -99,7 +99,10 @@ class FanOutReader:
             targets = tuple(
                 s.id for s in subscriptions.values() if _wants(s, event_type, customer, entry)
             )
-            batch.append(FanOut(entry, fields[b"id"].decode(), event_type, targets))
+            ordered = frozenset(t for t in targets if subscriptions[t].ordering == "customer")
+            batch.append(
+                FanOut(entry, fields[b"id"].decode(), event_type, targets, customer, ordered)
+            )
         await self._queue.fan_out(self._keys.dispatcher_group, batch)
 
 

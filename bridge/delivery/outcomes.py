@@ -48,7 +48,7 @@ def settlement_for(
             settlement = dead_letter(subscription_id, lease, state, outcome, attempt, body)
         else:
             next_at = int((now + delay) * 1000)
-            retried = DeliveryState(state.eventType, attempt, state.entry, state.body)
+            retried = msgspec.structs.replace(state, attempts=attempt)
             settlement = Settlement(
                 subscription_id, lease, "retry", failed=True, due_ms=next_at, state=retried
             )
@@ -66,6 +66,7 @@ def settlement_for(
         test=state.test,
     )
     settlement.attempt = _encoder.encode(record)
+    settlement.line, settlement.entry = state.line, state.entry  # done or dead: the next goes
     return settlement
 
 
@@ -88,6 +89,14 @@ def dead_letter(
         at=int(time.time() * 1000),
         entry=state.entry,
         body=state.body if body is None else body,
+        line=state.line,
     )
-    failed = None if attempts is None else True
-    return Settlement(subscription_id, lease, "dead", failed=failed, dead=letter)
+    return Settlement(
+        subscription_id,
+        lease,
+        "dead",
+        failed=None if attempts is None else True,
+        dead=letter,
+        line=state.line,
+        entry=state.entry,
+    )

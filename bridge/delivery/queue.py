@@ -7,6 +7,14 @@ entry pending for the consumer group (it is claimed again) or has created every 
 never half. A delivery leaves the queue only when it succeeded, was refused for good (410)
 or went to the dead-letter record, each under the lease of the worker that sent it.
 
+An ordered subscription (``"ordering": "customer"``) keeps each customer's deliveries in a
+line sorted by stream entry, and only the line's first is in the due queue: claims, leases,
+retries and hand-backs treat it like any delivery, and settling it for good makes the next
+one due in the same script. A worker that dies holding a first leaves it leased until its
+lease runs out; nothing behind it moves meanwhile, so a crash never reorders a line. Two
+consumers may fan out their batches in either order, so a line's first is not claimed while
+an earlier entry of its customer is read by the group but not yet fanned out.
+
 The hot path is batched: one claim returns leases with their states and event bytes, and
 the outcomes of many attempts are settled in one pipelined round trip.
 """
@@ -47,6 +55,7 @@ class DeliveryState(msgspec.Struct, frozen=True, omit_defaults=True):
     # Inline bytes: a test event the stream never saw, or a dead letter's kept copy of an
     # event (which may have left the stream since); these are sent rather than the entry.
     body: bytes | None = None
+    line: str | None = None  # the customer whose line it waits in (ordered subscriptions)
 
     @property
     def test(self) -> bool:
@@ -66,10 +75,12 @@ class DeadLetter(msgspec.Struct, frozen=True):
     at: int
     entry: str | None = None
     body: bytes | None = None
+    line: str | None = None  # the customer whose line it left (ordered subscriptions)
 
     def redelivery(self) -> DeliveryState:
-        """The delivery that sends the kept bytes again."""
-        return DeliveryState(self.eventType, entry=self.entry, body=self.body)
+        """The delivery that sends the kept bytes again, through its customer's line if it
+        had one (so it still never overtakes that customer's earlier events)."""
+        return DeliveryState(self.eventType, entry=self.entry, body=self.body, line=self.line)
 
 
 @dataclass(frozen=True, slots=True)
@@ -78,6 +89,12 @@ class FanOut:
     event_id: str
     event_type: str
     subscription_ids: tuple[str, ...]
+    customer_id: str | None = None
+    ordered: frozenset[str] = frozenset()  # of subscription_ids, those that line it up
+
+    def line(self, subscription_id: str) -> str | None:
+        """The customer whose line the delivery to ``subscription_id`` joins, if any."""
+        return self.customer_id if subscription_id in self.ordered else None
 
 
 @dataclass(frozen=True, slots=True)
@@ -102,6 +119,8 @@ class Settlement:
     due_ms: int = 0
     state: DeliveryState | None = None
     dead: DeadLetter | None = None
+    line: str | None = None  # the customer line it leaves when done or dead...
+    entry: str | None = None  # ...from its place there
 
 
 _ENDPOINT: dict[bool | None, str] = {True: "1", False: "0", None: ""}
@@ -109,6 +128,16 @@ _ENDPOINT: dict[bool | None, str] = {True: "1", False: "0", None: ""}
 
 def _now_ms() -> int:
     return int(time.time() * 1000)
+
+
+def _encode(state: DeliveryState) -> bytes:
+    return msgspec.json.encode(state)
+
+
+def _place(entry: str | None, event_id: str) -> str:
+    """A delivery's place in its line: sorts as its stream entry does (see lua/lib/line.lua)."""
+    ms, _, seq = (entry or "0-0").partition("-")
+    return f"{int(ms):020d}-{int(seq or 0):020d}|{event_id}"
 
 
 _state_decoder = msgspec.json.Decoder(DeliveryState)
@@ -142,12 +171,21 @@ class DeliveryQueue:
                 self._keys.deliveries_due(subscription_id),
                 self._keys.deliveries_state(subscription_id),
             ]
+        lines: dict[str, int] = {}
         args: list[EncodableT] = [group, due, len(numbers), *numbers]
         for item in batch:
-            state = msgspec.json.encode(DeliveryState(item.event_type, entry=item.entry_id))
-            targets = [numbers[s] for s in item.subscription_ids]
-            args += [item.entry_id, item.event_id, state, len(targets), *targets]
-        await self._fan_out(keys, args)
+            state = DeliveryState(item.event_type, entry=item.entry_id)
+            lined = msgspec.structs.replace(state, line=item.customer_id)
+            args += [item.entry_id, item.event_id, _encode(state), _encode(lined)]
+            args += [_place(item.entry_id, item.event_id), len(item.subscription_ids)]
+            for subscription_id in item.subscription_ids:
+                customer = item.line(subscription_id)
+                line = 0
+                if customer is not None:
+                    key = self._keys.deliveries_line(subscription_id, customer)
+                    line = lines.setdefault(key, len(keys) + len(lines) + 1)
+                args += [numbers[subscription_id], line]
+        await self._fan_out([*keys, *lines], args)
 
     async def enqueue(self, subscription_id: str, event_id: str, state: DeliveryState) -> bool:
         keys = [
@@ -156,8 +194,12 @@ class DeliveryQueue:
             self._keys.deliveries_dead(subscription_id),
             self._keys.deliveries_active,
             self._keys.deliveries_dead_since(subscription_id),
+            self._keys.deliveries_leases(subscription_id),
         ]
-        args: list[EncodableT] = [event_id, msgspec.json.encode(state), _now_ms(), subscription_id]
+        args: list[EncodableT] = [event_id, _encode(state), _now_ms(), subscription_id]
+        if state.line is not None:
+            keys.append(self._keys.deliveries_line(subscription_id, state.line))
+            args.append(_place(state.entry, event_id))
         return bool(await self._enqueue(keys, args))
 
     async def active(self) -> list[str]:
@@ -173,7 +215,13 @@ class DeliveryQueue:
             self._keys.deliveries_state(subscription_id),
             self._keys.events,
         ]
-        args: list[EncodableT] = [_now_ms(), int(lease_seconds * 1000), limit, worker]
+        args: list[EncodableT] = [
+            _now_ms(),
+            int(lease_seconds * 1000),
+            limit,
+            worker,
+            self._keys.dispatcher_group,
+        ]
         claimed = []
         for item, token, raw_state, body in await self._claim(keys, args):
             state = _state_decoder.decode(raw_state)
@@ -200,20 +248,27 @@ class DeliveryQueue:
                 self._keys.subscriptions_failing,
                 self._keys.deliveries_dead_since(sub),
             ]
+            lines: dict[str, int] = {}
             args: list[EncodableT] = [sub, now, ATTEMPT_LOG_LENGTH]
             for index in indexes:
                 s = settlements[index]
+                line = 0
+                if s.line is not None:
+                    key = self._keys.deliveries_line(sub, s.line)
+                    line = lines.setdefault(key, len(keys) + len(lines) + 1)
                 args += [
                     s.lease.item,
                     s.lease.token,
                     s.kind,
                     s.due_ms,
-                    b"" if s.state is None else msgspec.json.encode(s.state),
+                    b"" if s.state is None else _encode(s.state),
                     b"" if s.dead is None else msgspec.json.encode(s.dead),
                     s.attempt,
                     _ENDPOINT[s.failed],
+                    line,
+                    _place(s.entry, s.lease.item) if line else "",
                 ]
-            calls.append((keys, args))
+            calls.append(([*keys, *lines], args))
         answers = await self._settle.many(calls) if calls else []
         failing: list[int | None] = [None] * len(settlements)
         for indexes, answer in zip(groups.values(), answers, strict=True):

@@ -6,7 +6,7 @@ receivers recognise a repeat. A delivery of the same event still waiting is left
 (never doubled); one among the dead letters leaves them. A dead letter whose event the
 stream has trimmed since is brought back from the bytes it kept, with the same id. A test
 is a sample event that exists only in its delivery: it carries its own bytes, since the
-stream never saw it.
+stream never saw it, and it skips any customer's line.
 """
 
 from __future__ import annotations
@@ -20,7 +20,7 @@ from bridge.delivery.subscriptions import Subscription, SubscriptionStore, match
 from bridge.errors import BridgeError
 from bridge.events.model import EventType
 from bridge.events.samples import sample_event
-from bridge.events.stream import EventLog
+from bridge.events.stream import EventLog, StoredEvent
 
 __all__ = [
     "REPLAY_LIMIT",
@@ -74,9 +74,8 @@ class Redelivery:
             )
             for stored in page.items:
                 if matches(subscription, stored.type, stored.customer_id):
-                    state = DeliveryState(stored.type, entry=stored.entry_id)
                     queued += await self._deliveries.enqueue(
-                        subscription.id, stored.event_id, state
+                        subscription.id, stored.event_id, _state(subscription, stored)
                     )
             scanned += len(page.items)
             if page.next_cursor is None or not page.items:
@@ -118,7 +117,7 @@ class Redelivery:
             ]
         queued = 0
         for target in targets:
-            state = DeliveryState(stored.type, entry=stored.entry_id)
+            state = _state(target, stored)
             queued += await self._deliveries.enqueue(target.id, event_id, state)
         return queued
 
@@ -148,3 +147,11 @@ class Redelivery:
         state = DeliveryState(kind, body=msgspec.json.encode(event))
         await self._deliveries.enqueue(subscription.id, event.id, state)
         return event.id
+
+
+def _state(subscription: Subscription, stored: StoredEvent) -> DeliveryState:
+    """A delivery pointing at the event's entry; on an ordered subscription it joins the
+    end of its customer's line (a replay queues in stream order, so the line keeps it)."""
+    ordered = subscription.ordering == "customer"
+    line = stored.customer_id if ordered else None
+    return DeliveryState(stored.type, entry=stored.entry_id, line=line)

@@ -13,7 +13,7 @@ import base64
 import secrets
 import time
 from collections.abc import Sequence
-from typing import cast
+from typing import Literal, cast
 
 import msgspec
 
@@ -21,7 +21,10 @@ from bridge.delivery.signing import new_secret
 from bridge.store.connection import RedisClient
 from bridge.store.keys import Keys
 
-__all__ = ["PreviousSecret", "Subscription", "SubscriptionStore", "matches"]
+__all__ = ["Ordering", "PreviousSecret", "Subscription", "SubscriptionStore", "matches"]
+
+Ordering = Literal["none", "customer"]
+"""``customer``: each customer's events one at a time, in stream order (DESIGN §6)."""
 
 ROTATION_OVERLAP_MS = 24 * 3600 * 1000
 
@@ -48,6 +51,7 @@ class Subscription(msgspec.Struct, frozen=True, kw_only=True):
     # How records written before several secrets could overlap name their one old secret.
     previousSecret: str | None = None
     previousSecretExpiresAt: int | None = None
+    ordering: Ordering = "none"
     # Filled from the side hashes when read; never stored in the record itself.
     disabledReason: str | None = None
     failingSince: int | None = None
@@ -90,6 +94,15 @@ def _now_ms() -> int:
 _decoder = msgspec.json.Decoder(Subscription)
 
 
+class _Lined(msgspec.Struct):
+    """What a delivery state says of its line (see ``bridge.delivery.queue``)."""
+
+    line: str | None = None
+
+
+_line_of = msgspec.json.Decoder(_Lined)
+
+
 class SubscriptionStore:
     def __init__(self, redis: RedisClient, keys: Keys) -> None:
         self._redis = redis
@@ -102,6 +115,7 @@ class SubscriptionStore:
         description: str | None = None,
         event_types: Sequence[str] | None = None,
         customer_ids: Sequence[str] | None = None,
+        ordering: Ordering = "none",
     ) -> Subscription:
         now = _now_ms()
         subscription = Subscription(
@@ -113,6 +127,7 @@ class SubscriptionStore:
             description=description,
             eventTypes=list(event_types) if event_types else None,
             customerIds=list(customer_ids) if customer_ids else None,
+            ordering=ordering,
         )
         await self._redis.hset(self._keys.subscriptions, subscription.id, _encode(subscription))
         return subscription
@@ -161,6 +176,14 @@ class SubscriptionStore:
         )
 
     async def delete(self, subscription_id: str) -> bool:
+        # Every event in a customer's line has its delivery state, so the states name every
+        # line there is.
+        states = await self._redis.hvals(self._keys.deliveries_state(subscription_id))
+        lines = {
+            self._keys.deliveries_line(subscription_id, line)
+            for raw in cast(list[bytes], states)
+            if (line := _line_of.decode(raw).line) is not None
+        }
         async with self._redis.pipeline(transaction=True) as pipe:
             pipe.hdel(self._keys.subscriptions, subscription_id)
             pipe.hdel(self._keys.subscriptions_disabled, subscription_id)
@@ -172,6 +195,7 @@ class SubscriptionStore:
                 self._keys.deliveries_dead(subscription_id),
                 self._keys.deliveries_dead_since(subscription_id),
                 self._keys.attempts(subscription_id),
+                *lines,
             )
             pipe.srem(self._keys.deliveries_active, subscription_id)
             removed, *_ = await pipe.execute()

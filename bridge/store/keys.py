@@ -120,6 +120,11 @@ class Keys:
         """Hash: event id → attempts made and where the event's bytes are."""
         return f"{self.base}:sub:{subscription_id}:state"
 
+    def deliveries_line(self, subscription_id: str, customer_id: str) -> str:
+        """Sorted set: one customer's deliveries of an ordered subscription by stream entry;
+        only the first is in the due queue (DESIGN §6, ``"ordering": "customer"``)."""
+        return f"{self.base}:sub:{subscription_id}:line:{customer_id}"
+
     def deliveries_dead(self, subscription_id: str) -> str:
         """Hash: event id → the dead-lettered delivery with the event's bytes, until replayed,
         redelivered or past the dead-letter retention."""

@@ -53,6 +53,7 @@ class WebhookReceiver:
         self._lock = threading.Lock()
         self._arrivals: list[Arrival] = []
         self._scripted: dict[str, deque[Answer]] = defaultdict(deque)
+        self._by_event: dict[str, deque[Answer]] = defaultdict(deque)
         self._default: dict[str, Answer] = {}
         # A threading.Event: set from the test's thread, which an asyncio.Event cannot be.
         self._released = threading.Event()
@@ -64,6 +65,7 @@ class WebhookReceiver:
         with self._lock:
             self._arrivals.clear()
             self._scripted.clear()
+            self._by_event.clear()
             self._default.clear()
         self._released.set()
 
@@ -71,6 +73,12 @@ class WebhookReceiver:
         """The next answers at ``path``, in order; then the ``answer_always`` one (or 200)."""
         with self._lock:
             self._scripted[path].extend(answers)
+
+    def answer_event(self, webhook_id: str, *answers: Answer) -> None:
+        """The next answers to the event ``webhook_id`` at any path, in order (before the
+        path's own): one customer's event fails while the others at the URL succeed."""
+        with self._lock:
+            self._by_event[webhook_id].extend(answers)
 
     def answer_always(self, path: str, answer: Answer) -> None:
         with self._lock:
@@ -105,8 +113,10 @@ class WebhookReceiver:
 
     # --- ASGI ------------------------------------------------------------------------------
 
-    def _answer(self, path: str) -> Answer:
+    def _answer(self, path: str, webhook_id: str) -> Answer:
         with self._lock:
+            if self._by_event[webhook_id]:
+                return self._by_event[webhook_id].popleft()
             if self._scripted[path]:
                 return self._scripted[path].popleft()
             return self._default.get(path, Answer())
@@ -134,7 +144,7 @@ class WebhookReceiver:
         headers = {k.decode("latin-1").lower(): v.decode("latin-1") for k, v in scope["headers"]}
         with self._lock:
             self._arrivals.append(Arrival(scope["path"], headers, body, time.time()))
-        answer = self._answer(scope["path"])
+        answer = self._answer(scope["path"], headers.get("webhook-id", ""))
         while not self._released.is_set():  # held by the test, until it releases
             await asyncio.sleep(0.01)
         if answer.delay:
