@@ -61,7 +61,11 @@ class Worker:
             )
             await probes.start()
         try:
-            await asyncio.gather(self.polls.run(stop), self.dispatcher.run(stop))
+            await asyncio.gather(
+                self.polls.run(stop),
+                self.dispatcher.run(stop),
+                self.components.recovery.run(stop),
+            )
         finally:
             if probes is not None:
                 await probes.stop()
