@@ -75,6 +75,10 @@ class IntentRecovery:
                 await self.recover()
             except (RedisError, CalypsoError):
                 log.warning("intent recovery failed; retrying next round", exc_info=True)
+            except Exception:
+                # A bug, but a background loop that died would leave every later intent
+                # unsettled without a sound: log it loudly and keep going.
+                log.exception("intent recovery round failed")
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(stop.wait(), self.interval)
 
