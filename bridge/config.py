@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import TypeVar
 from urllib.parse import urlsplit
 
+from bridge.calypso.endpoints import ENDPOINTS
 from bridge.calypso.models import ACCOUNT_PATTERN
 from bridge.durations import parse_duration
 from bridge.errors import BridgeError
@@ -71,6 +72,10 @@ class Settings:
     stream_retention: float = 7 * 86400.0
     stream_max_length: int = 1_000_000
     dead_letter_retention: float = 30 * 86400.0
+    # An intent older than this belongs to a request that has finished or died: longer than
+    # any API request's upstream calls (a create's externalId lock is held at most 60 s).
+    intent_recover_after: float = 120.0
+    fault_after_upstream: frozenset[str] = frozenset()
     log_level: str = "INFO"
     log_format: str = "json"
 
@@ -156,6 +161,10 @@ class Settings:
             dead_letter_retention=r.optional(
                 "BRIDGE_DEAD_LETTER_RETENTION", _positive_duration, cls.dead_letter_retention
             ),
+            intent_recover_after=r.optional(
+                "BRIDGE_INTENT_RECOVER_AFTER", _positive_duration, cls.intent_recover_after
+            ),
+            fault_after_upstream=_faults(r),
             log_level=r.optional("BRIDGE_LOG_LEVEL", _choice(LOG_LEVELS, upper=True), "INFO"),
             log_format=r.optional("BRIDGE_LOG_FORMAT", _choice(LOG_FORMATS), "json"),
         )
@@ -212,6 +221,25 @@ class _Reader:
             # Parsers of secrets word their errors without the value, so nothing leaks.
             self.problems.append(f"{name}: {exc}")
             return None  # type: ignore[return-value]  # from_env raises before use
+
+
+def _faults(r: _Reader) -> frozenset[str]:
+    """Test-only faults (bridge.faults): refused unless injection is switched on."""
+    after = r.optional("BRIDGE_FAULT_AFTER_UPSTREAM", _operations, frozenset[str]())
+    if after and not r.optional("BRIDGE_FAULT_INJECTION", _bool, False):
+        r.problems.append(
+            "BRIDGE_FAULT_AFTER_UPSTREAM: a test-only fault, refused without "
+            "BRIDGE_FAULT_INJECTION=true"
+        )
+    return after
+
+
+def _operations(value: str) -> frozenset[str]:
+    names = frozenset(part.strip() for part in value.split(",") if part.strip())
+    unknown = sorted(names - {e.name for e in ENDPOINTS})
+    if unknown:
+        raise ValueError(f"{', '.join(unknown)}: not a Calypso operation")
+    return names
 
 
 def _non_empty(value: str) -> str:

@@ -4,7 +4,10 @@ Creation is idempotent twice over. An ``externalId`` that already names a custom
 that customer instead of a duplicate: two requests with one external id are serialised by
 a Redis lock, so the second sees the first one's customer instead of racing it. And a
 retry that carries the idempotency key of an earlier request gets that request's answer
-again. Every customer created or found is watched; every change is announced as an event.
+again. Every customer created or found is watched. Every change the bridge makes is announced
+as an event, and never lost to a crash after the Calypso call: the call is made under an
+intent (:mod:`bridge.intents`) that recovery settles. A customer found by its externalId was
+not created by this request, so it is not announced as created.
 """
 
 from __future__ import annotations
@@ -20,8 +23,15 @@ from bridge.calypso import models
 from bridge.calypso.client import CalypsoClient
 from bridge.errors import BridgeError
 from bridge.events.build import customer_event
-from bridge.events.model import EventType
 from bridge.events.stream import EventLog
+from bridge.intents import (
+    AnyIntent,
+    BlockCustomer,
+    CreateCustomer,
+    IntentLog,
+    UnblockCustomer,
+    UpdateCustomer,
+)
 from bridge.poller.watchlist import WatchList
 from bridge.store.connection import RedisClient
 from bridge.store.idempotency import (
@@ -77,6 +87,7 @@ class CustomerService:
         watchlist: WatchList,
         events: EventLog,
         idempotency: IdempotencyStore,
+        intents: IntentLog,
         account: str,
         lock_wait: float = LOCK_WAIT_SECONDS,
     ) -> None:
@@ -86,6 +97,7 @@ class CustomerService:
         self._watchlist = watchlist
         self._events = events
         self._idempotency = idempotency
+        self._intents = intents
         self._account = account
         self._lock_wait = lock_wait
 
@@ -124,24 +136,56 @@ class CustomerService:
         return outcome
 
     async def update(self, update: models.CustomerUpdate) -> models.Customer:
-        customer = await self._calypso.update_customer(update)
-        await self._announce(EventType.CUSTOMER_UPDATED, customer)
+        intent = UpdateCustomer(
+            customerId=str(update.id), email=update.email, description=update.description
+        )
+        customer = await self._intents.attempt(
+            intent, lambda: self._calypso.update_customer(update)
+        )
+        await self.announce_change(intent, customer)
         return customer
 
     async def block(self, customer_id: uuid.UUID) -> models.Customer:
-        customer = await self._calypso.block_customer(customer_id)
-        await self._announce(EventType.CUSTOMER_BLOCKED, customer)
+        intent = BlockCustomer(customerId=str(customer_id))
+        customer = await self._intents.attempt(
+            intent, lambda: self._calypso.block_customer(customer_id)
+        )
+        await self.announce_change(intent, customer)
         return customer
 
     async def unblock(self, customer_id: uuid.UUID) -> models.Customer:
-        customer = await self._calypso.unblock_customer(customer_id)
-        await self._announce(EventType.CUSTOMER_UNBLOCKED, customer)
+        intent = UnblockCustomer(customerId=str(customer_id))
+        customer = await self._intents.attempt(
+            intent, lambda: self._calypso.unblock_customer(customer_id)
+        )
+        await self.announce_change(intent, customer)
         return customer
+
+    async def announce_created(self, intent: CreateCustomer, customer: models.Customer) -> None:
+        """Watch a customer this bridge created and announce it; settle the intent.
+
+        Also how recovery completes a create: ``customer.created`` has one id per customer, so
+        announcing it twice (the request and recovery) writes it once.
+        """
+        await self._watchlist.watch(customer.id, "created")
+        await self._announce(intent, customer)
+
+    async def announce_change(
+        self, intent: UpdateCustomer | BlockCustomer | UnblockCustomer, customer: models.Customer
+    ) -> None:
+        """Announce an update, block or unblock that took effect upstream; settle the intent.
+
+        The event's id comes from the intent, so recovery writing it again writes it once.
+        """
+        await self._announce(intent, customer)
 
     async def _create_or_find(self, request: models.CustomerCreate) -> CreatedOrFound:
         if request.externalId is None:
-            created = await self._calypso.create_customer(request)
-            await self._watch_new(created)
+            intent = CreateCustomer()
+            created = await self._intents.attempt(
+                intent, lambda: self._calypso.create_customer(request)
+            )
+            await self.announce_created(intent, created)
             return CreatedOrFound(created, created=True)
         lock = self._redis.lock(
             self._keys.external_id_lock(request.externalId),
@@ -154,20 +198,23 @@ class CustomerService:
         try:
             existing = await self._calypso.find_customers_by_external_id(request.externalId)
             if existing:
-                outcome = CreatedOrFound(existing[0], created=False)
-            else:
-                outcome = CreatedOrFound(await self._calypso.create_customer(request), True)
-            await self._watch_new(outcome.customer)
+                # Not created by this request (nor, perhaps, by this bridge): watched, but
+                # announcing it as created would tell receivers of a creation that was not.
+                await self._watchlist.watch(existing[0].id, "created")
+                return CreatedOrFound(existing[0], created=False)
+            intent = CreateCustomer(externalId=request.externalId)
+            created = await self._intents.attempt(
+                intent, lambda: self._calypso.create_customer(request)
+            )
+            await self.announce_created(intent, created)
+            return CreatedOrFound(created, created=True)
         finally:
             with contextlib.suppress(LockError):  # expired while we worked: nothing to release
                 await lock.release()
-        return outcome
 
-    async def _watch_new(self, customer: models.Customer) -> None:
-        # customer.created has a fixed id per customer: announcing it again after a retry (or
-        # for an existing customer matched by externalId) is deduplicated by the event log.
-        await self._watchlist.watch(customer.id, "created")
-        await self._announce(EventType.CUSTOMER_CREATED, customer)
-
-    async def _announce(self, kind: EventType, customer: models.Customer) -> None:
-        await self._events.append([customer_event(self._account, kind, customer)])
+    async def _announce(self, intent: AnyIntent, customer: models.Customer) -> None:
+        # Written, then settled: a crash between the two leaves the intent to recovery, whose
+        # second write of the same event id is skipped by the event log.
+        event = customer_event(self._account, intent.announces, customer, intent.id)
+        await self._events.append([event])
+        await self._intents.settle(intent)

@@ -129,6 +129,15 @@ class Metrics:
             registry=r,
         )
 
+        self.intents_recovered = Counter(
+            "bridge_intents_recovered_total",
+            "API calls left unsettled (a crash, an unknown outcome) and settled by recovery: "
+            "completed (the call took effect; its event written), dropped (it did not), "
+            "unknown (a create without externalId, which cannot be looked up).",
+            ["outcome"],
+            registry=r,
+        )
+
     async def refresh_backlog(self, redis: RedisClient, keys: Keys) -> None:
         """Read the shared backlog figures from Redis into their gauges."""
         subscriptions = [

@@ -15,6 +15,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from functools import cached_property
 
+from bridge.addresses import AddressService
 from bridge.calypso.client import CalypsoClient
 from bridge.calypso.hooks import UpstreamHooks
 from bridge.calypso.retry import RetryPolicy
@@ -30,6 +31,8 @@ from bridge.delivery.sender import Sender
 from bridge.delivery.ssrf import UrlPolicy
 from bridge.delivery.subscriptions import SubscriptionStore
 from bridge.events.stream import EventLog
+from bridge.faults import FaultHook
+from bridge.intents import IntentLog
 from bridge.metrics import Metrics, UpstreamMetrics
 from bridge.poller.discipline import PollerHooks
 from bridge.poller.poll import CustomerPoller
@@ -37,6 +40,7 @@ from bridge.poller.ratelimit import UpstreamRateLimit
 from bridge.poller.runner import PollRunner, PollTuning
 from bridge.poller.schedule import PollSchedule
 from bridge.poller.watchlist import WatchList
+from bridge.recovery import IntentRecovery
 from bridge.store.connection import RedisClient, connect
 from bridge.store.idempotency import IdempotencyStore
 from bridge.store.keys import Keys
@@ -134,6 +138,12 @@ class Components:
         return IdempotencyStore(self.redis, self.keys)
 
     @cached_property
+    def intents(self) -> IntentLog:
+        return IntentLog(
+            self.redis, self.keys, FaultHook(after_upstream=self.settings.fault_after_upstream)
+        )
+
+    @cached_property
     def subscriptions(self) -> SubscriptionStore:
         return SubscriptionStore(self.redis, self.keys)
 
@@ -170,7 +180,33 @@ class Components:
             watchlist=self.watchlist,
             events=self.events,
             idempotency=self.idempotency,
+            intents=self.intents,
             account=self.settings.calypso_account,
+        )
+
+    @cached_property
+    def addresses(self) -> AddressService:
+        return AddressService(
+            calypso=self.calypso,
+            watchlist=self.watchlist,
+            schedule=self.schedule,
+            events=self.events,
+            intents=self.intents,
+            account=self.settings.calypso_account,
+            hot_for=self.settings.poll_address_hot_for,
+        )
+
+    @cached_property
+    def recovery(self) -> IntentRecovery:
+        """Run by the API and by the worker: whichever survives settles what a dead API
+        process left (settling one intent twice writes its event once)."""
+        return IntentRecovery(
+            intents=self.intents,
+            calypso=self.calypso,
+            customers=self.customers,
+            addresses=self.addresses,
+            metrics=self.metrics,
+            recover_after=self.settings.intent_recover_after,
         )
 
     @cached_property

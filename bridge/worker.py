@@ -67,6 +67,7 @@ class Worker:
                 self.polls.run(stop),
                 self.dispatcher.run(stop),
                 self.dead_letter_retention.run(stop),
+                self.components.recovery.run(stop),
             )
         finally:
             if probes is not None:

@@ -13,6 +13,7 @@ import httpx
 import pytest
 
 from bridge.calypso import models
+from bridge.calypso.client import CalypsoClient
 from bridge.calypso.errors import CalypsoUnavailable
 from bridge.config import Settings
 from bridge.customers import CustomerService, ExternalIdInFlight, IdempotentRequest
@@ -44,6 +45,7 @@ def customers(components: Components) -> CustomerService:
         watchlist=c.watchlist,
         events=c.events,
         idempotency=c.idempotency,
+        intents=c.intents,
         account=c.settings.calypso_account,
         lock_wait=0.2,
     )
@@ -80,6 +82,16 @@ async def test_an_external_id_already_taken_finds_that_customer_and_announces_no
     assert (first.created, again.created) == (True, False)
     assert again.customer == first.customer
     assert await _events_of(components, first.customer.id) == [EventType.CUSTOMER_CREATED]
+
+
+async def test_a_customer_made_elsewhere_and_found_by_external_id_is_not_announced_as_created(
+    customers: CustomerService, components: Components, calypso: CalypsoClient
+) -> None:
+    existing = await calypso.create_customer(models.CustomerCreate(externalId="made-elsewhere"))
+    found = await customers.create_or_find(models.CustomerCreate(externalId="made-elsewhere"))
+    assert (found.created, found.customer) == (False, existing)
+    assert (await components.watchlist.get(existing.id)) is not None
+    assert await _events_of(components, existing.id) == []
 
 
 async def test_a_held_external_id_lock_is_refused_as_in_flight(

@@ -121,6 +121,7 @@ DOCUMENTS = [
     ROOT / "bridge" / "sandbox" / "README.md",
     ROOT / "deploy" / "README.md",
     ROOT / "deploy" / "CAPACITY.md",
+    ROOT / "docs" / "errors.md",
 ]
 
 

@@ -9,7 +9,6 @@ from bridge.api.params import CustomerId
 from bridge.api.problems import problems
 from bridge.api.schemas import AddressRequest, PurseList
 from bridge.api.services import ServicesDep
-from bridge.events.build import address_issued
 from bridge.views import PurseView
 
 __all__ = ["AddressController"]
@@ -33,14 +32,8 @@ class AddressController(Controller):
     async def issue_address(
         self, services: ServicesDep, customer_id: CustomerId, data: JSONBody[AddressRequest]
     ) -> PurseView:
-        customer = str(customer_id)
-        purse = await services.calypso.get_purse_address(customer_id, data.currency)
-        await services.watchlist.watch(customer, "address")
-        await services.watchlist.keep_hot(customer, services.settings.poll_address_hot_for)
-        await services.schedule.poke(customer)
-        account = services.settings.calypso_account
-        await services.events.append([address_issued(account, customer, purse)])
-        return PurseView.of(purse, customer)
+        purse = await services.addresses.issue(customer_id, data.currency)
+        return PurseView.of(purse, str(customer_id))
 
     @get(
         "/purses",

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
@@ -55,9 +56,15 @@ def create_app(
             settings, upstream=wiring.measured, retry=retry, metrics=metrics
         )
         app.state.services = services
+        # Settles what a crashed API process left (bridge.recovery); from start, not only in
+        # the worker, so an API restarted after a crash completes its own intents.
+        stop = asyncio.Event()
+        recovery = asyncio.create_task(services.recovery.run(stop))
         try:
             yield
         finally:
+            stop.set()
+            await recovery
             await services.aclose()
 
     v1 = Router(

@@ -2,7 +2,8 @@
 
 A transition's id depends on the transaction, its sequence number and the type; an issued
 or expired address's on the purse; a created customer's on the customer. Updates, blocks and
-unblocks are actions, not states, so each request gets an id of its own.
+unblocks are actions, not states: their id depends on the intent of the request that made
+them (bridge.intents), so the request and a recovery of its intent write one event.
 """
 
 from __future__ import annotations
@@ -45,9 +46,13 @@ def transaction_events(
     ]
 
 
-def customer_event(account: str, kind: EventType, customer: models.Customer) -> Event:
+def customer_event(
+    account: str, kind: EventType, customer: models.Customer, intent: str | None = None
+) -> Event:
+    """``intent``: the id of the request's intent; an action without one is its own event."""
     once = kind is EventType.CUSTOMER_CREATED
-    identity = (account, customer.id, kind) if once else (account, customer.id, kind, _nonce())
+    action = intent or _nonce()
+    identity = (account, customer.id, kind) if once else (account, customer.id, kind, action)
     return Event(
         id=event_id(*identity),
         type=kind,

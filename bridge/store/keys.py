@@ -29,6 +29,12 @@ class Keys:
         return f"{self.base}:lock:external-id:{_digest(external_id)}"
 
     @property
+    def intents(self) -> str:
+        """Hash: intent id → an upstream call an API request made or is making, whose event
+        is not written yet (bridge.intents)."""
+        return f"{self.base}:intents"
+
+    @property
     def watched(self) -> str:
         """Hash: customer id → JSON of when and why it is watched."""
         return f"{self.base}:watched"

@@ -219,3 +219,30 @@ def test_absurdly_long_durations_are_refused_not_infinite() -> None:
     assert problems_of({**REQUIRED, "BRIDGE_CALYPSO_TIMEOUT": "9" * 400 + "s"})[0].startswith(
         "BRIDGE_CALYPSO_TIMEOUT:"
     )
+
+
+def test_intents_are_recovered_after_two_minutes_unless_set() -> None:
+    assert Settings.from_env(REQUIRED).intent_recover_after == 120
+    tuned = Settings.from_env({**REQUIRED, "BRIDGE_INTENT_RECOVER_AFTER": "5s"})
+    assert tuned.intent_recover_after == 5
+
+
+def test_a_fault_is_refused_unless_fault_injection_is_switched_on() -> None:
+    fault = {**REQUIRED, "BRIDGE_FAULT_AFTER_UPSTREAM": "customer.block"}
+    (problem,) = problems_of(fault)
+    assert problem.startswith("BRIDGE_FAULT_AFTER_UPSTREAM:")
+    assert "BRIDGE_FAULT_INJECTION=true" in problem
+    allowed = Settings.from_env({**fault, "BRIDGE_FAULT_INJECTION": "true"})
+    assert allowed.fault_after_upstream == frozenset({"customer.block"})
+    assert Settings.from_env(REQUIRED).fault_after_upstream == frozenset()
+
+
+def test_a_fault_names_a_calypso_operation() -> None:
+    environ = {
+        **REQUIRED,
+        "BRIDGE_FAULT_INJECTION": "true",
+        "BRIDGE_FAULT_AFTER_UPSTREAM": "customer.block, customer.explode",
+    }
+    assert problems_of(environ) == [
+        "BRIDGE_FAULT_AFTER_UPSTREAM: customer.explode: not a Calypso operation"
+    ]
