@@ -238,7 +238,7 @@ def _operations(value: str) -> frozenset[str]:
     names = frozenset(part.strip() for part in value.split(",") if part.strip())
     unknown = sorted(names - {e.name for e in ENDPOINTS})
     if unknown:
-        raise ValueError(f"{', '.join(unknown)}: not a Calypso operation")
+        raise ValueError(f"{', '.join(map(repr, unknown))}: not a Calypso operation")
     return names
 
 
