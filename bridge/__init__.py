@@ -6,7 +6,8 @@ A map of the package, for finding one's way (the README draws how the parts talk
     config.py       Settings from the environment (durations, _FILE secrets)
     calypso/        the upstream: models, endpoints, signing, errors, retry, client
     api/            app factory, auth, problem details, one module per resource
-    store/          Redis connection, every key name, idempotency records
+    store/          Redis connection, every key name, idempotency records, the durability
+                    check at start
     events/         event model, transition detector, the Redis stream
     poller/         watch list, schedule and leases, rate limit, polling loop
     delivery/       subscriptions, signing, SSRF policy, retry policy, queue, replay,

@@ -37,6 +37,7 @@ from bridge.poller.runner import PollRunner, PollTuning
 from bridge.poller.schedule import PollSchedule
 from bridge.poller.watchlist import WatchList
 from bridge.store.connection import RedisClient, connect
+from bridge.store.durability import check_durability
 from bridge.store.idempotency import IdempotencyStore
 from bridge.store.keys import Keys
 
@@ -171,6 +172,11 @@ class Components:
             self.deliveries,
             account=self.settings.calypso_account,
         )
+
+    async def check_redis(self) -> list[str]:
+        """At start: warn about a Redis that does not keep its data (or refuse to start on it
+        with ``BRIDGE_REDIS_REQUIRE_DURABLE``, raising ``RedisNotDurable``)."""
+        return await check_durability(self.redis, require=self.settings.redis_require_durable)
 
     async def aclose(self) -> None:
         """Close the clients this process built, the Redis client last (others use it)."""
