@@ -15,7 +15,7 @@ A map of the package, for finding one's way (the README draws how the parts talk
     customers.py    create-or-find customers (externalId lock, idempotency keys), changes
     wiring.py       every component built from Settings, for the API and the worker alike
     worker.py       ``bridge worker``: poller and dispatcher together
-    probes.py       the worker's health and metrics server
+    probes.py       the worker's health and metrics server; heartbeats.py: its loops' beats
     receiver.py     ``bridge receive``
     metrics.py      Prometheus metrics; observability.py: logging
     sandbox/        the Calypso simulator

@@ -29,6 +29,7 @@ from bridge.delivery.sender import Sender
 from bridge.delivery.ssrf import UrlPolicy
 from bridge.delivery.subscriptions import SubscriptionStore
 from bridge.events.stream import EventLog
+from bridge.heartbeats import Heartbeats
 from bridge.metrics import Metrics, UpstreamMetrics
 from bridge.poller.discipline import PollerHooks
 from bridge.poller.poll import CustomerPoller
@@ -73,9 +74,11 @@ class Components:
         upstream: UpstreamFor = measured,
         retry: RetryPolicy | None = None,
         metrics: Metrics | None = None,
+        heartbeats: Heartbeats | None = None,
     ) -> None:
         self.settings = settings
         self.metrics = metrics or Metrics()
+        self.heartbeats = heartbeats or Heartbeats()
         self._upstream = upstream
         self._retry = retry
 
@@ -205,6 +208,7 @@ def poll_runner(components: Components, worker_id: str) -> PollRunner:
             concurrency=s.poll_concurrency,
             grace=s.shutdown_grace,
         ),
+        heartbeats=c.heartbeats,
     )
 
 
@@ -228,4 +232,5 @@ def dispatcher(components: Components, worker_id: str) -> Dispatcher:
             disable_after=s.webhook_disable_after,
             grace=s.shutdown_grace,
         ),
+        heartbeats=c.heartbeats,
     )
