@@ -1,7 +1,8 @@
 """``bridge``: one command for every role of the service.
 
 Exit codes: 0 done, 1 failed while running, 2 bad usage or configuration (one line per
-problem on stderr, no traceback), 3 the OpenAPI check found a stale file.
+problem on stderr, no traceback; also a Redis that is not durable when
+BRIDGE_REDIS_REQUIRE_DURABLE requires it), 3 the OpenAPI check found a stale file.
 """
 
 from __future__ import annotations
@@ -133,6 +134,7 @@ def _run_api(args: argparse.Namespace) -> int:
 
     settings = Settings.from_env(os.environ)
     configure_logging(settings.log_level, settings.log_format)
+    asyncio.run(_check_redis(settings))
     uvicorn.run(
         create_app(settings),
         host=args.host or settings.http_host,
@@ -157,6 +159,18 @@ def _run_worker(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+async def _check_redis(settings: Settings) -> None:
+    """The API's start-up check of Redis's durability, on a client of its own (the app builds
+    its clients inside its event loop, which uvicorn starts later)."""
+    from bridge.wiring import Components
+
+    components = Components(settings)
+    try:
+        await components.check_redis()
+    finally:
+        await components.aclose()
+
+
 async def _serve_worker(settings: Settings) -> None:
     from bridge.worker import Worker
 
@@ -166,6 +180,7 @@ async def _serve_worker(settings: Settings) -> None:
         loop.add_signal_handler(signum, stop.set)
     worker = Worker(settings)
     try:
+        await worker.components.check_redis()
         await worker.run(stop)
     finally:
         await worker.aclose()

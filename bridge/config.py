@@ -46,6 +46,7 @@ class Settings:
     api_tokens: tuple[str, ...] = field(repr=False)
     redis_url: str = field(default="redis://localhost:6379/0", repr=False)
     redis_cluster: bool = False
+    redis_require_durable: bool = False
     key_prefix: str = "bridge"
     calypso_base_url: str = "https://api.calypso.money"
     calypso_timeout: float = 10.0
@@ -101,6 +102,7 @@ class Settings:
             api_tokens=tokens,
             redis_url=redis_url,
             redis_cluster=cluster or (redis_url or "").startswith("redis+cluster://"),
+            redis_require_durable=r.optional("BRIDGE_REDIS_REQUIRE_DURABLE", _bool, False),
             key_prefix=r.optional("BRIDGE_KEY_PREFIX", _key_prefix, cls.key_prefix),
             calypso_base_url=r.optional("BRIDGE_CALYPSO_BASE_URL", _http_url, cls.calypso_base_url),
             calypso_timeout=r.optional(

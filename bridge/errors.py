@@ -4,6 +4,8 @@
 
     BridgeError                     a failure the bridge describes; anything else is a bug
     ├── ConfigError                 settings that cannot run, one line per problem (config)
+    │   └── RedisNotDurable         Redis would lose data and durability is required
+    │                               (store.durability)
     ├── CalypsoError                an upstream call failed (calypso.errors draws this branch)
     │   ├── CalypsoRejected         Calypso answered 4xx with its error document
     │   │   ├── CalypsoNotFound

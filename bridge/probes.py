@@ -1,7 +1,9 @@
 """The worker's own small HTTP server: liveness, readiness and Prometheus metrics.
 
 Workers serve no API, yet orchestrators need probes and Prometheus needs a scrape target;
-this is that, on ``BRIDGE_METRICS_PORT`` (0 turns it off).
+this is that, on ``BRIDGE_METRICS_PORT`` (0 turns it off). Live means every loop of the
+worker came round in time (:mod:`bridge.heartbeats`), not merely that this server answers:
+a worker whose loops are stuck is one to restart. Ready means Redis answers.
 """
 
 from __future__ import annotations
@@ -12,6 +14,7 @@ import contextlib
 from aiohttp import web
 from redis.exceptions import RedisError
 
+from bridge.heartbeats import Heartbeats
 from bridge.metrics import Metrics
 from bridge.store.connection import RedisClient
 from bridge.store.keys import Keys
@@ -23,9 +26,17 @@ _PROMETHEUS = "text/plain; version=0.0.4; charset=utf-8"
 
 class WorkerProbes:
     def __init__(
-        self, redis: RedisClient, keys: Keys, metrics: Metrics, *, host: str, port: int
+        self,
+        redis: RedisClient,
+        keys: Keys,
+        metrics: Metrics,
+        *,
+        host: str,
+        port: int,
+        heartbeats: Heartbeats | None = None,
     ) -> None:
         self._redis = redis
+        self._heartbeats = heartbeats or Heartbeats()
         self._keys = keys
         self._metrics = metrics
         self._host = host
@@ -47,23 +58,18 @@ class WorkerProbes:
             self._runner = None
 
     async def _live(self, _: web.Request) -> web.Response:
+        stalled = self._heartbeats.stalled()
+        if stalled:
+            return _unavailable(
+                "stalled", "Stalled", f"Loops not coming round: {', '.join(stalled)}."
+            )
         return web.json_response({"status": "ok"})
 
     async def _ready(self, _: web.Request) -> web.Response:
         try:
             await asyncio.wait_for(self._redis.ping(), timeout=1.0)
         except (RedisError, TimeoutError, OSError):
-            return web.json_response(
-                {
-                    "type": "urn:calypso-bridge:problem:not_ready",
-                    "title": "Not ready",
-                    "status": 503,
-                    "code": "not_ready",
-                    "detail": "Redis is not reachable.",
-                },
-                status=503,
-                content_type="application/problem+json",
-            )
+            return _unavailable("not_ready", "Not ready", "Redis is not reachable.")
         return web.json_response({"status": "ready"})
 
     async def _scrape(self, _: web.Request) -> web.Response:
@@ -71,3 +77,17 @@ class WorkerProbes:
         with contextlib.suppress(RedisError):
             await self._metrics.refresh_backlog(self._redis, self._keys)
         return web.Response(body=self._metrics.exposition(), headers={"Content-Type": _PROMETHEUS})
+
+
+def _unavailable(code: str, title: str, detail: str) -> web.Response:
+    return web.json_response(
+        {
+            "type": f"urn:calypso-bridge:problem:{code}",
+            "title": title,
+            "status": 503,
+            "code": code,
+            "detail": detail,
+        },
+        status=503,
+        content_type="application/problem+json",
+    )

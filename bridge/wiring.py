@@ -32,6 +32,7 @@ from bridge.delivery.ssrf import UrlPolicy
 from bridge.delivery.subscriptions import SubscriptionStore
 from bridge.events.stream import EventLog
 from bridge.faults import FaultHook
+from bridge.heartbeats import Heartbeats
 from bridge.intents import IntentLog
 from bridge.metrics import Metrics, UpstreamMetrics
 from bridge.poller.discipline import PollerHooks
@@ -42,6 +43,7 @@ from bridge.poller.schedule import PollSchedule
 from bridge.poller.watchlist import WatchList
 from bridge.recovery import IntentRecovery
 from bridge.store.connection import RedisClient, connect
+from bridge.store.durability import check_durability
 from bridge.store.idempotency import IdempotencyStore
 from bridge.store.keys import Keys
 
@@ -77,9 +79,11 @@ class Components:
         upstream: UpstreamFor = measured,
         retry: RetryPolicy | None = None,
         metrics: Metrics | None = None,
+        heartbeats: Heartbeats | None = None,
     ) -> None:
         self.settings = settings
         self.metrics = metrics or Metrics()
+        self.heartbeats = heartbeats or Heartbeats()
         self._upstream = upstream
         self._retry = retry
 
@@ -218,6 +222,11 @@ class Components:
             account=self.settings.calypso_account,
         )
 
+    async def check_redis(self) -> list[str]:
+        """At start: warn about a Redis that does not keep its data (or refuse to start on it
+        with ``BRIDGE_REDIS_REQUIRE_DURABLE``, raising ``RedisNotDurable``)."""
+        return await check_durability(self.redis, require=self.settings.redis_require_durable)
+
     async def aclose(self) -> None:
         """Close the clients this process built, the Redis client last (others use it)."""
         built = vars(self)
@@ -245,6 +254,7 @@ def poll_runner(components: Components, worker_id: str) -> PollRunner:
             concurrency=s.poll_concurrency,
             grace=s.shutdown_grace,
         ),
+        heartbeats=c.heartbeats,
     )
 
 
@@ -268,4 +278,5 @@ def dispatcher(components: Components, worker_id: str) -> Dispatcher:
             disable_after=s.webhook_disable_after,
             grace=s.shutdown_grace,
         ),
+        heartbeats=c.heartbeats,
     )

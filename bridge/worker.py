@@ -14,6 +14,7 @@ import socket
 
 from bridge.calypso.retry import RetryPolicy
 from bridge.config import Settings
+from bridge.heartbeats import Heartbeats
 from bridge.metrics import Metrics
 from bridge.probes import WorkerProbes
 from bridge.wiring import Components, dispatcher, poll_runner, rate_limited
@@ -33,9 +34,12 @@ class Worker:
         retry: RetryPolicy | None = None,
         metrics: Metrics | None = None,
         name: str | None = None,
+        heartbeats: Heartbeats | None = None,
     ) -> None:
         self.settings = settings
-        self.components = Components(settings, upstream=rate_limited, retry=retry, metrics=metrics)
+        self.components = Components(
+            settings, upstream=rate_limited, retry=retry, metrics=metrics, heartbeats=heartbeats
+        )
         c = self.components
         self.metrics = c.metrics
         self.redis = c.redis
@@ -60,6 +64,7 @@ class Worker:
                 self.metrics,
                 host=self.settings.http_host,
                 port=self.settings.metrics_port,
+                heartbeats=self.components.heartbeats,
             )
             await probes.start()
         try:

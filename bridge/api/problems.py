@@ -2,9 +2,9 @@
 
 Exception handlers turn every failure into a problem with a stable ``code`` (also in
 ``type``), so callers branch on ``code`` and never parse ``detail``: the bridge's own errors
-by their branch of the tree in :mod:`bridge.errors`, Litestar's and Redis's by theirs, and
-anything else as a 500. Upstream failures carry Calypso's ``traceId`` and ``errorCode``;
-nothing carries a stack trace or a secret.
+by their branch of the tree in :mod:`bridge.errors`, Litestar's and Redis's by theirs, a body
+nested past the JSON decoder's depth as a 400, and anything else as a 500. Upstream failures
+carry Calypso's ``traceId`` and ``errorCode``; nothing carries a stack trace or a secret.
 """
 
 from __future__ import annotations
@@ -308,6 +308,21 @@ def _redis_error(request: Request[Any, Any, Any], exc: RedisError) -> Response[P
     )
 
 
+def _recursion(request: Request[Any, Any, Any], exc: RecursionError) -> Response[Problem]:
+    # msgspec decodes JSON recursively and stops at the interpreter's depth limit; a body
+    # nested that deep (``[[[[…]]]]``) is the caller's doing, whichever route read it. Any
+    # other recursion is ours.
+    if "deserializ" not in str(exc):
+        return _unexpected(request, exc)
+    return _respond(
+        request,
+        400,
+        "invalid_request",
+        "The request is not valid",
+        "The JSON body is nested too deeply.",
+    )
+
+
 def _unexpected(request: Request[Any, Any, Any], exc: Exception) -> Response[Problem]:
     log.error("unhandled error", exc_info=exc)
     return _respond(request, 500, "internal_error", "Internal error")
@@ -317,5 +332,6 @@ exception_handlers: ExceptionHandlersMap = {
     BridgeError: _bridge_error,
     HTTPException: _http_exception,
     RedisError: _redis_error,
+    RecursionError: _recursion,
     Exception: _unexpected,
 }

@@ -7,7 +7,8 @@ Per worker, four loops. *Fan-out* turns stream entries into deliveries (see
 (a slow receiver is never hit twice in parallel), and starts attempts within each
 endpoint's concurrency bound and circuit breaker (:mod:`~bridge.delivery.sending`), so one
 slow or dead receiver never holds up the others. *Settle* writes the outcomes of many
-attempts in one round trip (:mod:`~bridge.delivery.settling`).
+attempts in one round trip (:mod:`~bridge.delivery.settling`). Each loop beats as it comes
+round (:mod:`bridge.heartbeats`), so the worker's liveness probe sees one that is stuck.
 
 Stopping is two-phase: the loops stop, running attempts get a grace period, the rest are
 cancelled and hand their deliveries back; then what is settled is written and what is
@@ -35,6 +36,7 @@ from bridge.delivery.sender import Sender
 from bridge.delivery.sending import Sending
 from bridge.delivery.settling import Settling
 from bridge.delivery.subscriptions import Subscription, SubscriptionStore
+from bridge.heartbeats import Heartbeats
 from bridge.metrics import Metrics
 from bridge.store.connection import RedisClient
 from bridge.store.keys import Keys
@@ -81,8 +83,10 @@ class Dispatcher:
         metrics: Metrics,
         tuning: DeliveryTuning,
         rng: random.Random | None = None,
+        heartbeats: Heartbeats | None = None,
     ) -> None:
         self._tuning = tuning
+        self._beats = heartbeats or Heartbeats()
         self._reader = FanOutReader(
             redis,
             keys,
@@ -152,6 +156,7 @@ class Dispatcher:
     async def _fan_out_loop(self, stop: asyncio.Event) -> None:
         grouped = False  # a worker may start while Redis is away (or failing over)
         while not stop.is_set():
+            self._beats.beat("fan_out", every=1.0)
             try:
                 if not grouped:
                     await self._reader.ensure_group()
@@ -166,6 +171,7 @@ class Dispatcher:
     async def _reclaim_loop(self, stop: asyncio.Event) -> None:
         cursor = "0-0"
         while not stop.is_set():
+            self._beats.beat("reclaim", every=5.0)
             await _sleep_unless(stop, min(5.0, self._tuning.reclaim_idle / 2))
             try:
                 cursor = await self._reader.reclaim_once(self._fresh_subscriptions, cursor)
@@ -174,6 +180,7 @@ class Dispatcher:
 
     async def _delivery_loop(self, stop: asyncio.Event) -> None:
         while not stop.is_set():
+            self._beats.beat("delivery", every=1.0)
             # Cleared before looking, so work that turns up while we look is not missed.
             self._work.clear()
             try:
@@ -191,7 +198,10 @@ class Dispatcher:
 
     async def _settle_loop(self, stop: asyncio.Event) -> None:
         while not stop.is_set():
-            await self._settling.wait()
+            self._beats.beat("settle", every=1.0)
+            # Bounded, so an idle loop still beats: only a stuck one falls silent.
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._settling.wait(), 1.0)
             try:
                 await self._settling.flush()
                 # A settled head of a customer's line made the next one due: look at once.

@@ -3,7 +3,8 @@
 Any number of workers run this loop against one Redis; the schedule's leases make sure a
 due customer is polled by one of them per round, and each running poll keeps its lease
 alive however long the upstream takes. A worker sleeps until the next customer is
-due, or until an inbound hint wakes it. Stopping is two-phase: stop claiming, let running
+due, or until an inbound hint wakes it; each round beats (:mod:`bridge.heartbeats`) for the
+liveness probe. Stopping is two-phase: stop claiming, let running
 polls finish within a grace period, then cancel the rest and hand their leases back.
 """
 
@@ -19,6 +20,7 @@ from dataclasses import dataclass
 from redis.exceptions import RedisError
 
 from bridge.calypso.errors import CalypsoError
+from bridge.heartbeats import Heartbeats
 from bridge.metrics import Metrics
 from bridge.poller.cadence import Cadence, after_poll, next_delay
 from bridge.poller.keeper import LeaseKeeper
@@ -54,8 +56,10 @@ class PollRunner:
         metrics: Metrics,
         tuning: PollTuning,
         rng: random.Random | None = None,
+        heartbeats: Heartbeats | None = None,
     ) -> None:
         self._id = worker_id
+        self._beats = heartbeats or Heartbeats()
         self._redis = redis
         self._keys = keys
         self._schedule = schedule
@@ -70,6 +74,7 @@ class PollRunner:
         listener = asyncio.create_task(self._listen_for_wakeups(stop))
         try:
             while not stop.is_set():
+                self._beats.beat("poll", every=1.0)  # _idle waits at most a second
                 try:
                     await self._claim_and_start()
                     await self._idle(stop)
@@ -122,6 +127,7 @@ class PollRunner:
 
     async def _listen_for_wakeups(self, stop: asyncio.Event) -> None:
         while not stop.is_set():
+            self._beats.beat("poll_wake", every=1.0)
             try:
                 if await self._redis.blpop([self._keys.poll_wake], timeout=1):
                     self._wake.set()

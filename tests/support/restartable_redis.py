@@ -1,4 +1,4 @@
-"""A redis-server with append-only persistence that a test can kill and bring back.
+"""A redis-server with append-only persistence that a test can kill, pause and bring back.
 
 It keeps its port and data directory across restarts, so clients reconnect to the same
 address and find what the fsync policy kept.
@@ -72,7 +72,18 @@ class RestartableRedis:
             self._process.wait(timeout=10)
             self._process = None
 
+    def pause(self) -> None:
+        """SIGSTOP: the server still accepts connections (the kernel does) but answers
+        nothing, as a Redis stuck on a slow disk or a frozen VM would."""
+        if self._process is not None:
+            self._process.send_signal(signal.SIGSTOP)
+
+    def resume(self) -> None:
+        if self._process is not None:
+            self._process.send_signal(signal.SIGCONT)
+
     def stop(self) -> None:
+        self.resume()  # a stopped process would not act on SIGTERM
         if self._process is not None:
             self._process.terminate()
             self._process.wait(timeout=10)

@@ -244,5 +244,5 @@ def test_a_fault_names_a_calypso_operation() -> None:
         "BRIDGE_FAULT_AFTER_UPSTREAM": "customer.block, customer.explode",
     }
     assert problems_of(environ) == [
-        "BRIDGE_FAULT_AFTER_UPSTREAM: customer.explode: not a Calypso operation"
+        "BRIDGE_FAULT_AFTER_UPSTREAM: 'customer.explode': not a Calypso operation"
     ]
