@@ -67,14 +67,21 @@ class Fleet:
 
     async def advance_observed(self, control: httpx.AsyncClient) -> int:
         """Advance every transaction whose latest state the bridge has reported."""
-        moves = []
+        moves: list[str] = []
         for tx in self.transactions:
             seen = len(self.events[tx])
             if 0 < seen < len(LIFECYCLE) and self._advanced.get(tx) != seen:
                 self._advanced[tx] = seen
-                moves.append(control.post(f"/sandbox/transactions/{tx}/advance"))
+                moves.append(tx)
+        # Requests are made chunk by chunk, so a failure leaves no request made but unsent.
         for chunk in range(0, len(moves), 50):
-            for answer in await asyncio.gather(*moves[chunk : chunk + 50]):
+            answers = await asyncio.gather(
+                *(
+                    control.post(f"/sandbox/transactions/{tx}/advance")
+                    for tx in moves[chunk : chunk + 50]
+                )
+            )
+            for answer in answers:
                 assert answer.status_code == 200, answer.text
         return len(moves)
 

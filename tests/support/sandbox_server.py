@@ -45,6 +45,10 @@ def serve_in_thread(
         access_log=False,
         lifespan="on",
         timeout_graceful_shutdown=shutdown_grace,
+        # uvicorn closes a connection idle for 5 s by default, and a client that picks it
+        # from its pool at that moment reads nothing back (httpx.ReadError): a test's
+        # clients may sit idle longer than that, so the test servers keep connections open.
+        timeout_keep_alive=300,
     )
     server = uvicorn.Server(config)
     thread = threading.Thread(
