@@ -21,6 +21,7 @@ from bridge.config import Settings
 from bridge.sandbox.app import SandboxConfig, create_sandbox_app
 from bridge.store.connection import RedisClient, connect
 from bridge.store.keys import Keys
+from bridge.wiring import Components
 from bridge.worker import Worker
 from tests.support.config import (
     ACCOUNT,
@@ -140,6 +141,15 @@ def settings(redis_url: str, sandbox: RunningServer) -> Settings:
 @pytest.fixture
 def keys(settings: Settings) -> Keys:
     return Keys(settings.key_prefix, settings.calypso_account)
+
+
+@pytest.fixture
+async def components(settings: Settings, redis: RedisClient) -> AsyncIterator[Components]:
+    """The bridge's own components on the test's Redis and sandbox, as the API and the worker
+    build them (for tests of a service below the API)."""
+    built = Components(settings, retry=FAST_RETRY)
+    yield built
+    await built.aclose()
 
 
 @pytest.fixture

@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import asyncio
 import uuid
-from collections.abc import AsyncIterator
 
 import httpx
 import pytest
@@ -15,23 +14,13 @@ import pytest
 from bridge.calypso import models
 from bridge.calypso.client import CalypsoClient
 from bridge.calypso.errors import CalypsoUnavailable
-from bridge.config import Settings
 from bridge.customers import CustomerService, ExternalIdInFlight, IdempotentRequest
 from bridge.events.model import EventType
-from bridge.store.connection import RedisClient
 from bridge.store.idempotency import IdempotencyKeyInFlight, IdempotencyKeyReused
 from bridge.wiring import Components
-from tests.support.config import FAST_RETRY
 from tests.support.redis_modes import both_redis_modes
 
 pytestmark = both_redis_modes
-
-
-@pytest.fixture
-async def components(settings: Settings, redis: RedisClient) -> AsyncIterator[Components]:
-    built = Components(settings, retry=FAST_RETRY)
-    yield built
-    await built.aclose()
 
 
 @pytest.fixture

@@ -8,7 +8,6 @@ process's own crash is in tests/ops/test_api_crash_recovery.py.
 from __future__ import annotations
 
 import uuid
-from collections.abc import AsyncIterator
 
 import httpx
 import pytest
@@ -16,7 +15,6 @@ import pytest
 from bridge.calypso import models
 from bridge.calypso.client import CalypsoClient
 from bridge.calypso.errors import CalypsoNotFound, CalypsoUnavailable
-from bridge.config import Settings
 from bridge.intents import (
     BlockCustomer,
     CreateCustomer,
@@ -25,19 +23,10 @@ from bridge.intents import (
     UpdateCustomer,
 )
 from bridge.recovery import IntentRecovery
-from bridge.store.connection import RedisClient
 from bridge.wiring import Components
-from tests.support.config import FAST_RETRY
 from tests.support.redis_modes import both_redis_modes
 
 pytestmark = both_redis_modes
-
-
-@pytest.fixture
-async def components(settings: Settings, redis: RedisClient) -> AsyncIterator[Components]:
-    built = Components(settings, retry=FAST_RETRY)
-    yield built
-    await built.aclose()
 
 
 def _recovery(c: Components, recover_after: float = 0.0) -> IntentRecovery:
