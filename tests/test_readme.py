@@ -147,3 +147,12 @@ def test_every_relative_link_leads_to_an_existing_file_and_heading(document: Pat
         assert target.exists(), f"{document.relative_to(ROOT)}: {link} does not exist"
         if anchor:
             assert anchor in _anchors(target), f"{document.relative_to(ROOT)}: no #{anchor}"
+
+
+def test_every_setting_is_in_the_configuration_table_and_test_only_ones_in_tests_readme() -> None:
+    read = set(re.findall(r'"(BRIDGE_[A-Z_]+)"', (ROOT / "bridge" / "config.py").read_text()))
+    table = README.read_text(encoding="utf-8").split("## Configuration", 1)[1]
+    test_only = {"BRIDGE_FAULT_AFTER_UPSTREAM", "BRIDGE_FAULT_INJECTION"}
+    assert sorted(v for v in read - test_only if v not in table) == []
+    tests_readme = (ROOT / "tests" / "README.md").read_text(encoding="utf-8")
+    assert all(v in tests_readme for v in test_only)
