@@ -47,6 +47,8 @@ class Settings:
     redis_url: str = field(default="redis://localhost:6379/0", repr=False)
     redis_cluster: bool = False
     redis_require_durable: bool = False
+    redis_wait_replicas: int = 1
+    redis_wait_timeout: float = 1.0
     key_prefix: str = "bridge"
     calypso_base_url: str = "https://api.calypso.money"
     calypso_timeout: float = 10.0
@@ -103,6 +105,12 @@ class Settings:
             redis_url=redis_url,
             redis_cluster=cluster or (redis_url or "").startswith("redis+cluster://"),
             redis_require_durable=r.optional("BRIDGE_REDIS_REQUIRE_DURABLE", _bool, False),
+            redis_wait_replicas=r.optional(
+                "BRIDGE_REDIS_WAIT_REPLICAS", _count, cls.redis_wait_replicas
+            ),
+            redis_wait_timeout=r.optional(
+                "BRIDGE_REDIS_WAIT_TIMEOUT", _positive_duration, cls.redis_wait_timeout
+            ),
             key_prefix=r.optional("BRIDGE_KEY_PREFIX", _key_prefix, cls.key_prefix),
             calypso_base_url=r.optional("BRIDGE_CALYPSO_BASE_URL", _http_url, cls.calypso_base_url),
             calypso_timeout=r.optional(
@@ -305,6 +313,12 @@ def _port_or_off(value: str) -> int:
 def _positive_int(value: str) -> int:
     if not _digits(value) or int(value) < 1:
         raise ValueError(f"{value!r} is not a positive whole number")
+    return int(value)
+
+
+def _count(value: str) -> int:
+    if not _digits(value):
+        raise ValueError(f"{value!r} is not a whole number (0 or more)")
     return int(value)
 
 

@@ -21,6 +21,8 @@
     │                               reports it as a connection failure
     ├── InvalidSecret               a webhook secret that is not ``whsec_`` and base64
     │                               (delivery.signing); also a ValueError
+    ├── WriteNotReplicated          no replica acknowledged an intent in time, so the
+    │                               upstream call was not made (store.replication)
     ├── TransactionContended        a transaction kept changing under concurrent pollers
     │                               (poller.poll)
     ├── ExternalIdInFlight          another create with this externalId holds its lock

@@ -28,6 +28,7 @@ from bridge.events.model import EventType
 from bridge.faults import FaultHook
 from bridge.store.connection import RedisClient
 from bridge.store.keys import Keys
+from bridge.store.replication import ReplicatedWrites, WriteNotReplicated
 
 __all__ = [
     "AnyIntent",
@@ -100,10 +101,20 @@ _decoder = msgspec.json.Decoder(AnyIntent)
 
 
 class IntentLog:
-    def __init__(self, redis: RedisClient, keys: Keys, faults: FaultHook | None = None) -> None:
+    def __init__(
+        self,
+        redis: RedisClient,
+        keys: Keys,
+        faults: FaultHook | None = None,
+        *,
+        writes: ReplicatedWrites | None = None,
+    ) -> None:
         self._redis = redis
         self._keys = keys
         self._faults = faults or FaultHook()
+        # The intent is the one write a failover must not lose: nothing else would announce a
+        # call that took effect. It reaches a replica before the call is made.
+        self._writes = writes or ReplicatedWrites(redis, replicas=0, timeout=1.0)
 
     async def attempt(self, intent: AnyIntent, call: Callable[[], Awaitable[T]]) -> T:
         """Record ``intent``, then make the upstream ``call``; its answer.
@@ -111,8 +122,17 @@ class IntentLog:
         The intent stays recorded for the caller to settle once the event is written. When
         Calypso refused the call (4xx) nothing happened upstream and it is settled here; any
         other failure leaves the outcome unknown, and the intent to recovery.
+
+        An intent no replica acknowledged in time raises :class:`WriteNotReplicated` and the
+        call is not made: the intent is removed (had the removal been lost, recovery would
+        find that nothing happened upstream and drop it).
         """
-        await self._redis.hset(self._keys.intents, intent.id, msgspec.json.encode(intent))
+        key = self._keys.intents
+        try:
+            await self._writes.write(key, "HSET", key, intent.id, msgspec.json.encode(intent))
+        except WriteNotReplicated:
+            await self.settle(intent)
+            raise
         try:
             answer = await call()
         except CalypsoRejected:

@@ -46,6 +46,7 @@ from bridge.store.connection import RedisClient, connect
 from bridge.store.durability import check_durability
 from bridge.store.idempotency import IdempotencyStore
 from bridge.store.keys import Keys
+from bridge.store.replication import ReplicatedWrites
 
 __all__ = ["Components", "UpstreamFor", "dispatcher", "measured", "poll_runner", "rate_limited"]
 
@@ -144,7 +145,18 @@ class Components:
     @cached_property
     def intents(self) -> IntentLog:
         return IntentLog(
-            self.redis, self.keys, FaultHook(after_upstream=self.settings.fault_after_upstream)
+            self.redis,
+            self.keys,
+            FaultHook(after_upstream=self.settings.fault_after_upstream),
+            writes=self.replicated_writes,
+        )
+
+    @cached_property
+    def replicated_writes(self) -> ReplicatedWrites:
+        return ReplicatedWrites(
+            self.redis,
+            replicas=self.settings.redis_wait_replicas,
+            timeout=self.settings.redis_wait_timeout,
         )
 
     @cached_property

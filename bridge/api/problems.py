@@ -41,6 +41,7 @@ from bridge.delivery.replay import EventNotFound, SubscriptionDisabled, Subscrip
 from bridge.delivery.ssrf import UrlRefused
 from bridge.errors import BridgeError
 from bridge.store.idempotency import IdempotencyKeyInFlight, IdempotencyKeyReused
+from bridge.store.replication import WriteNotReplicated
 
 __all__ = ["PROBLEM_MEDIA_TYPE", "Problem", "ProblemError", "exception_handlers", "problems"]
 
@@ -145,6 +146,14 @@ def _bridge_error(request: Request[Any, Any, Any], exc: BridgeError) -> Response
 
 # The bridge's own refusals, raised outside the API: what each means to a caller.
 _REFUSALS: dict[type[BridgeError], ProblemError] = {
+    WriteNotReplicated: ProblemError(
+        503,
+        "storage_not_durable",
+        "The bridge's storage could not make the change durable",
+        "No Redis replica acknowledged the request in time, so Calypso was not called; "
+        "retry shortly.",
+        headers={"Retry-After": "2"},
+    ),
     ExternalIdInFlight: ProblemError(
         409,
         "external_id_in_flight",
