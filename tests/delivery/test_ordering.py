@@ -162,6 +162,11 @@ async def test_a_replay_to_an_ordered_subscription_goes_through_the_line_again(
     a = line_of_events(1, 3)
     await EventLog(redis, keys, retention=3600).append(a)
     await receiver.wait_for(3, "/hook")
+
+    async def all_settled() -> bool:  # an arrival is settled a moment after it is answered
+        return await redis.hlen(keys.deliveries_state(subscription["id"])) == 0
+
+    await eventually(all_settled, within=10, what="the three deliveries settled")
     receiver.answer_event(a[0].id, FAILED)
     replay = await api.post(
         f"/v1/subscriptions/{subscription['id']}/replay", json={"since": "2020-01-01T00:00:00Z"}
