@@ -135,7 +135,7 @@ def _encode(state: DeliveryState) -> bytes:
 
 
 def _place(entry: str | None, event_id: str) -> str:
-    """A delivery's place in its line: sorts as its stream entry does (see lua/lib/line.lua)."""
+    """A delivery's place in its line: sorts as its stream entry does (see store/lua/_line.lua)."""
     ms, _, seq = (entry or "0-0").partition("-")
     return f"{int(ms):020d}-{int(seq or 0):020d}|{event_id}"
 

@@ -8,7 +8,7 @@ the delivery queues both work this way (scripts ``poll_claim`` and ``delivery_cl
 :mod:`bridge.store.scripts`).
 
 The token is built and read in two places only: here for Python, and in
-``bridge/store/lua/lib/lease.lua`` for the scripts (functions of the same names); a test
+``bridge/store/lua/_lease.lua`` for the scripts (functions of the same names); a test
 runs one against the other.
 """
 

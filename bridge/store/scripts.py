@@ -3,7 +3,7 @@
 One file per script, named for what it does. Each begins with a header of ``--`` lines: a
 first line saying what it does, then ``KEYS:``, ``ARGV:``, ``Returns:`` and ``Atomic:`` (the
 one thing it guarantees, i.e. why it is a script and not separate commands), and optionally
-``Needs:`` naming snippets of ``lua/lib/`` (shared local functions, such as the lease
+``Needs:`` naming snippets (``lua/_<name>.lua``: shared local functions, such as the lease
 token's) that are put in front of it. Every key a script touches comes in KEYS and shares
 the account's hash tag, so each runs unchanged on Redis Cluster.
 
@@ -102,8 +102,8 @@ class Source:
 
 @functools.cache
 def snippet(name: str) -> str:
-    """The text of ``lua/lib/<name>.lua``."""
-    return (_HOME / "lib" / f"{name}.lua").read_text(encoding="utf-8")
+    """The text of the snippet ``lua/_<name>.lua``."""
+    return (_HOME / f"_{name}.lua").read_text(encoding="utf-8")
 
 
 @functools.cache
@@ -116,8 +116,12 @@ def source(name: str) -> Source:
 
 
 def names() -> list[str]:
-    """Every script file of the home (snippets excluded), sorted."""
-    found = (f.name for f in _HOME.iterdir() if f.is_file() and f.name.endswith(".lua"))
+    """Every script file of the home (snippets, ``_<name>.lua``, excluded), sorted."""
+    found = (
+        f.name
+        for f in _HOME.iterdir()
+        if f.is_file() and f.name.endswith(".lua") and not f.name.startswith("_")
+    )
     return sorted(name.removesuffix(".lua") for name in found)
 
 

@@ -43,9 +43,11 @@ def _header(name: str) -> list[str]:
 
 def _snippet_functions() -> dict[str, list[str]]:
     return {
-        f.name.removesuffix(".lua"): re.findall(r"^local function (\w+)", f.read_text(), re.M)
-        for f in (HOME / "lib").iterdir()
-        if f.name.endswith(".lua")
+        f.name.removeprefix("_").removesuffix(".lua"): re.findall(
+            r"^local function (\w+)", f.read_text(), re.M
+        )
+        for f in HOME.iterdir()
+        if f.name.startswith("_") and f.name.endswith(".lua")
     }
 
 
