@@ -8,19 +8,9 @@
 --   (nothing written; the caller detects again from the current one).
 -- Atomic: an event is written exactly when the change it reports is recorded, so a crash
 --   or a second poller can neither lose nor duplicate one (compare-and-set + append).
+-- Needs: append
 local current = redis.call('HGET', KEYS[1], ARGV[1]) or ''
 if current ~= ARGV[2] then return {0, current} end
 redis.call('HSET', KEYS[1], ARGV[1], ARGV[3])
-local n = (#ARGV - 6) / 4
-for i = 0, n - 1 do
-  local base = 7 + 4 * i
-  local index = KEYS[3 + i]
-  if redis.call('EXISTS', index) == 0 then
-    local entry = redis.call('XADD', KEYS[2], 'MINID', '~', ARGV[4], '*',
-      'id', ARGV[base], 'type', ARGV[base + 1], 'customerId', ARGV[base + 2],
-      'event', ARGV[base + 3])
-    redis.call('SET', index, entry, 'PX', ARGV[6])
-  end
-end
-redis.call('XTRIM', KEYS[2], 'MAXLEN', '~', ARGV[5])
+append_new_events(KEYS[2], 3, 7, ARGV[4], ARGV[5], ARGV[6])
 return {1, ARGV[3]}
