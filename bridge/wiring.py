@@ -242,12 +242,16 @@ class Components:
     async def aclose(self) -> None:
         """Close the clients this process built, the Redis client last (others use it)."""
         built = vars(self)
-        if "sender" in built:
-            await self.sender.aclose()
-        if "calypso" in built:
-            await self.calypso.aclose()
-        if "redis" in built:
-            await self.redis.aclose()
+        try:
+            if "sender" in built:
+                await self.sender.aclose()
+        finally:
+            try:
+                if "calypso" in built:
+                    await self.calypso.aclose()
+            finally:
+                if "redis" in built:
+                    await self.redis.aclose()
 
 
 def poll_runner(components: Components, worker_id: str) -> PollRunner:

@@ -67,14 +67,19 @@ class Worker:
                 heartbeats=self.components.heartbeats,
             )
             await probes.start()
+        loops = [
+            asyncio.create_task(self.polls.run(stop)),
+            asyncio.create_task(self.dispatcher.run(stop)),
+            asyncio.create_task(self.dead_letter_retention.run(stop)),
+            asyncio.create_task(self.components.recovery.run(stop)),
+        ]
         try:
-            await asyncio.gather(
-                self.polls.run(stop),
-                self.dispatcher.run(stop),
-                self.dead_letter_retention.run(stop),
-                self.components.recovery.run(stop),
-            )
+            await asyncio.gather(*loops)
         finally:
+            # One loop ending in an error stops the others in their own two phases before
+            # the clients they use are closed.
+            stop.set()
+            await asyncio.gather(*loops, return_exceptions=True)
             if probes is not None:
                 await probes.stop()
 

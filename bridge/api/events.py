@@ -10,9 +10,10 @@ from litestar import Controller, Response, get, post
 from litestar.params import FromQuery, JSONBody, PathParameter, QueryParameter
 
 from bridge.api.params import Cursor, before_first_entry
-from bridge.api.problems import ProblemError, problems
+from bridge.api.problems import problems
 from bridge.api.services import ServicesDep
 from bridge.api.subscription_schemas import Queued
+from bridge.delivery.replay import EventNotFound
 from bridge.events.model import Event, EventType
 
 __all__ = ["EventController"]
@@ -92,7 +93,5 @@ class EventController(Controller):
     async def get_event(self, services: ServicesDep, event_id: EventId) -> Event:
         stored = await services.events.get(event_id)
         if stored is None:
-            raise ProblemError(
-                404, "not_found", "No such event", "Unknown, or older than the retention."
-            )
+            raise EventNotFound(event_id)
         return Event.decode(stored.body)

@@ -203,9 +203,9 @@ class Dispatcher:
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self._settling.wait(), 1.0)
             try:
-                await self._settling.flush()
-                # A settled head of a customer's line made the next one due: look at once.
-                self._work.set()
+                if await self._settling.flush():
+                    # A settled head of a customer's line made the next one due: look at once.
+                    self._work.set()
             except RedisError as exc:
                 # Unsettled deliveries keep their leases, which run out: they are sent again.
                 log.warning("settling attempts failed: %s", type(exc).__name__)

@@ -175,9 +175,13 @@ class DeliveryQueue:
         args: list[EncodableT] = [group, due, len(numbers), *numbers]
         for item in batch:
             state = DeliveryState(item.event_type, entry=item.entry_id)
-            lined = msgspec.structs.replace(state, line=item.customer_id)
-            args += [item.entry_id, item.event_id, _encode(state), _encode(lined)]
-            args += [_place(item.entry_id, item.event_id), len(item.subscription_ids)]
+            if item.ordered:  # only ordered subscriptions read the lined state and the place
+                lined = _encode(msgspec.structs.replace(state, line=item.customer_id))
+                place = _place(item.entry_id, item.event_id)
+            else:
+                lined, place = b"", ""
+            args += [item.entry_id, item.event_id, _encode(state), lined]
+            args += [place, len(item.subscription_ids)]
             for subscription_id in item.subscription_ids:
                 customer = item.line(subscription_id)
                 line = 0

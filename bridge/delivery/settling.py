@@ -46,12 +46,12 @@ class Settling:
         await self._wake.wait()
         self._wake.clear()
 
-    async def flush(self) -> None:
-        """Write every settlement added so far. On a Redis error they are dropped: their
-        deliveries keep their leases, which run out, and are sent again."""
+    async def flush(self) -> int:
+        """Write every settlement added so far; how many. On a Redis error they are dropped:
+        their deliveries keep their leases, which run out, and are sent again."""
         batch, self._batch = self._batch, []
         if not batch:
-            return
+            return 0
         failing = await self._queue.settle(batch)
         now_ms = int(time.time() * 1000)
         for settlement, since in zip(batch, failing, strict=True):
@@ -68,3 +68,4 @@ class Settling:
                     "subscription disabled",
                     extra={"subscription": settlement.subscription_id, "reason": reason},
                 )
+        return len(batch)

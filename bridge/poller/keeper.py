@@ -48,7 +48,7 @@ class LeaseKeeper:
         """
         self._stopped.set()
         if self._task is not None:
-            await self._task
+            await asyncio.shield(self._task)
         return self._lease
 
     async def _renew_until_stopped(self) -> None:

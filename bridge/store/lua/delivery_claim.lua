@@ -9,11 +9,13 @@
 --   state (settled meanwhile) is dropped. The first of a customer's line waits while an
 --   earlier stream entry of that customer is read by the group but not yet fanned out (a
 --   slower or dead consumer's batch), so it never goes before an event that will join the
---   line in front of it.
+--   line in front of it; meanwhile it is due again a moment later, so it does not hold
+--   the deliveries behind it in the due queue back.
 -- Needs: lease, line
 local now = tonumber(ARGV[1])
 local expiry = now + tonumber(ARGV[2])
 local PENDING = 1000
+local WAIT_MS = 250 -- a line's first that must wait is looked at again this much later
 
 -- The group's entries read but not fanned out, oldest first, {id, customer or false}.
 local pending = false
@@ -49,8 +51,9 @@ for _, item in ipairs(due) do
   local entry = decoded and decoded['entry']
   if type(entry) ~= 'string' then entry = false end
   local line = decoded and decoded['line']
-  local waits = type(line) == 'string' and entry and earlier_pending(entry, line)
-  if held_until <= now and state and not waits then
+  local claimable = held_until <= now and state
+  local waits = claimable and type(line) == 'string' and entry and earlier_pending(entry, line)
+  if claimable and not waits then
     local token = make_token(ARGV[4], expiry)
     redis.call('HSET', KEYS[2], item, token)
     redis.call('ZADD', KEYS[1], expiry, item)
@@ -65,6 +68,8 @@ for _, item in ipairs(due) do
       end
     end
     table.insert(claimed, {item, token, state, body})
+  elseif waits then
+    redis.call('ZADD', KEYS[1], 'XX', now + WAIT_MS, item)
   elseif not state then
     redis.call('ZREM', KEYS[1], item)
   end
