@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import time
 
 import httpx
@@ -13,6 +12,7 @@ from tests.support.reading import verified
 from tests.support.receiver import WebhookReceiver
 from tests.support.redis_modes import both_redis_modes
 from tests.support.steps import subscribe
+from tests.support.waiting import eventually
 
 pytestmark = both_redis_modes
 
@@ -46,7 +46,9 @@ async def test_each_old_secret_stops_signing_when_its_own_overlap_ends(
     subscription = await subscribe(api, f"{receiver.url}/hook")
     first = subscription["secret"]
     second = await rotate(api, subscription["id"])
-    await asyncio.sleep(0.01)  # the rotations fall in different milliseconds: time must pass
+    rotated_ms = int(time.time() * 1000)
+    # The rotations must fall in different milliseconds: wait until the clock says so.
+    await eventually(lambda: time.time() * 1000 > rotated_ms + 1, what="the next millisecond")
     third = await rotate(api, subscription["id"])
     stored = await worker.subscriptions.get(subscription["id"])
     assert stored is not None
