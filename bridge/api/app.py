@@ -77,7 +77,7 @@ def create_app(
             EventController,
             SubscriptionController,
         ],
-        guards=[bearer_guard(settings.api_tokens)],
+        guards=[bearer_guard(settings.api_tokens, settings.calypso_account)],
         security=[{"bearer": []}],
     )
     return Litestar(

@@ -12,6 +12,8 @@ from litestar.exceptions import NotAuthorizedException
 from litestar.handlers.base import BaseRouteHandler
 from litestar.types import Guard
 
+from bridge.api.access import SCOPES, Caller
+
 __all__ = ["bearer_guard", "caller_scope"]
 
 
@@ -27,9 +29,10 @@ def _presented_token(connection: ASGIConnection[Any, Any, Any, Any]) -> str | No
     return token.strip()
 
 
-def bearer_guard(tokens: Iterable[str]) -> Guard:
+def bearer_guard(tokens: Iterable[str], account: str) -> Guard:
     """Accept any configured token; compare digests so neither content nor length leaks."""
     digests = tuple(_digest(t) for t in tokens)
+    everything = frozenset(SCOPES)
 
     def guard(connection: ASGIConnection[Any, Any, Any, Any], _: BaseRouteHandler) -> None:
         token = _presented_token(connection)
@@ -40,6 +43,10 @@ def bearer_guard(tokens: Iterable[str]) -> Guard:
         matched = [hmac.compare_digest(presented, d) for d in digests]
         if not any(matched):
             raise NotAuthorizedException()
+        connection.state["caller"] = Caller(
+            name=f"token-{presented.hex()[:8]}", scopes=everything, accounts=None
+        )
+        connection.state["account"] = account
 
     return guard
 
