@@ -23,6 +23,7 @@ import uvicorn
 import uvloop
 
 from bridge import __version__
+from bridge.acl_commands import add_acl_commands
 from bridge.config import ConfigError, Settings
 from bridge.observability import configure_logging
 
@@ -61,7 +62,8 @@ def _parser() -> argparse.ArgumentParser:
         prog="bridge",
         description=(
             "Calypso webhook bridge: REST API, worker (polling and webhook delivery), "
-            "sandbox, development mode, local webhook receiver and OpenAPI document."
+            "sandbox, development mode, local webhook receiver, OpenAPI document and Redis "
+            "ACL users."
         ),
         epilog="Configuration comes from BRIDGE_* environment variables (see README).",
     )
@@ -125,6 +127,7 @@ def _parser() -> argparse.ArgumentParser:
         "--check", action="store_true", help="exit 3 if the file differs instead of writing it"
     )
     openapi.set_defaults(run=_run_openapi)
+    add_acl_commands(roles)
     return parser
 
 
