@@ -145,10 +145,11 @@ async def test_the_consumer_user_is_refused_secrets_writes_deletes_and_other_acc
         "KEYS": ("KEYS", "*"),
         "SCAN": ("SCAN", "0"),
         "CONFIG GET": ("CONFIG", "GET", "requirepass"),
-        "FLUSHALL": ("FLUSHALL",),
         "SUBSCRIBE": ("SUBSCRIBE", "anything"),
         "EVAL": ("EVAL", "return redis.call('HGETALL', KEYS[1])", "1", keys.subscriptions),
     }
+    dangerous = [("FLUSHALL",), ("CONFIG", "SET", "save", ""), ("SHUTDOWN",), ("ACL", "LIST")]
+    assert [c for c in dangerous if await acl.permits("ledger", *c)] == []
     async with Redis.from_url(url) as consumer:
         allowed = []
         for what, command in refused.items():

@@ -57,6 +57,12 @@ class AclUsers:
         where = f"{self._url.hostname}:{self._url.port}"
         return f"redis://{quote(name)}:{quote(password, safe='')}@{where}{self._url.path or '/0'}"
 
+    async def permits(self, name: str, *command: str) -> bool:
+        """Whether ``name`` may run ``command`` (ACL DRYRUN: nothing runs, so a SHUTDOWN or
+        FLUSHALL the user should not have can be asked about safely)."""
+        answer = await self.admin.execute_command("ACL", "DRYRUN", name, *command)  # type: ignore[no-untyped-call]
+        return _text(answer) == "OK"
+
     async def denied(self, name: str) -> list[dict[str, Any]]:
         """The ACL LOG entries of ``name``: what the server refused it (command or key)."""
         entries: list[dict[str, Any]] = await self.admin.acl_log()
