@@ -116,7 +116,6 @@ BRIDGE_COMMANDS: tuple[str, ...] = (
     "info",
     # cluster mode: the slot table, key positions, redirections during a resharding
     "cluster|slots",
-    "cluster|shards",
     "command",
     "asking",
     "readonly",
