@@ -18,7 +18,7 @@ from urllib.parse import quote, urlsplit
 
 from bridge.calypso.models import ACCOUNT_PATTERN
 from bridge.config import ConfigError
-from bridge.store.acl import InvalidUser, bridge_user, consumer_user, new_password
+from bridge.store.acl import bridge_user, consumer_user, new_password
 
 __all__ = ["add_acl_commands"]
 
@@ -123,8 +123,8 @@ def _print(args: argparse.Namespace, problems: list[str], build: Any) -> int:
             password,
             (int(version[1]), int(version[2])) if version else (7, 2),
         )
-    except InvalidUser as exc:
-        problems.append(f"--{exc.field}: {exc}")
+    except ConfigError as exc:  # the name or the password (never echoed)
+        problems.extend(exc.problems)
     if problems:
         raise ConfigError(problems)
     print(user.aclfile_line() if args.aclfile else user.setuser(), flush=True)

@@ -27,13 +27,13 @@ import re
 import secrets
 from dataclasses import dataclass
 
+from bridge.config import ConfigError
 from bridge.store.keys import Keys
 
 __all__ = [
     "BRIDGE_COMMANDS",
     "CONNECTION_COMMANDS",
     "CONSUMER_COMMANDS",
-    "InvalidUser",
     "RedisUser",
     "bridge_user",
     "consumer_user",
@@ -122,15 +122,6 @@ BRIDGE_COMMANDS: tuple[str, ...] = (
 )
 
 
-class InvalidUser(ValueError):
-    """A user name or password Redis (or the bridge's rules) would not take; ``field`` says
-    which (``name`` or ``password``), the message never holds the password."""
-
-    def __init__(self, field: str, message: str) -> None:
-        super().__init__(message)
-        self.field = field
-
-
 @dataclass(frozen=True)
 class RedisUser:
     """A Redis ACL user: its name, the SHA-256 of its password, its key patterns and the
@@ -204,13 +195,13 @@ def _for_version(commands: tuple[str, ...], version: tuple[int, int]) -> tuple[s
 
 def _checked_name(name: str) -> str:
     if not _NAME.fullmatch(name):
-        raise InvalidUser("name", f"{name!r} is not a user name (1-64 of letters, digits, _ . -)")
+        raise ConfigError([f"--name: {name!r} is not a user name (1-64 of letters, digits, _ . -)"])
     return name
 
 
 def _sha256(password: str) -> str:
     if len(password) < 16:
-        raise InvalidUser("password", "a password needs at least 16 characters")
+        raise ConfigError(["--password: needs at least 16 characters"])
     return hashlib.sha256(password.encode()).hexdigest()
 
 
