@@ -85,6 +85,11 @@ class KeyRing:
             kid = kid.strip()
             if not colon or not kid:
                 raise ValueError(f"entry {number} is not kid:base64key")
+            if not _KID.fullmatch(kid):
+                # Not echoed: what stands before the colon may be a key written without its id.
+                raise ValueError(
+                    f"entry {number}: a key id may only use letters, digits and _ . - (1-32)"
+                )
             try:
                 key = base64.b64decode(encoded.strip(), validate=True)
             except (binascii.Error, ValueError):
