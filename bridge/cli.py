@@ -26,6 +26,8 @@ from bridge import __version__
 from bridge.acl_commands import add_acl_commands
 from bridge.config import ConfigError, Settings
 from bridge.observability import configure_logging
+from bridge.reseal import add_commands as add_secrets_commands
+from bridge.sealing import KeyRing
 
 if TYPE_CHECKING:
     from bridge.sandbox.app import SandboxConfig
@@ -40,6 +42,8 @@ DEV_API_KEY = "dev-api-key"
 DEV_API_SECRET = "dev-api-secret"  # noqa: S105 - development only, documented
 DEV_TOKEN = "dev-token-change-me"  # noqa: S105 - development only, documented
 DEV_WEBHOOK_SECRET = "dev-calypso-webhook-secret"  # noqa: S105 - development only  # noqa: S105 - development only, documented
+# base64 of b"calypso-bridge development only!": seals subscription secrets in development.
+DEV_SECRETS_KEYS = "dev:Y2FseXBzby1icmlkZ2UgZGV2ZWxvcG1lbnQgb25seSE="
 DEFAULT_OPENAPI_PATH = Path("openapi-out/openapi.json")
 
 
@@ -128,6 +132,7 @@ def _parser() -> argparse.ArgumentParser:
     )
     openapi.set_defaults(run=_run_openapi)
     add_acl_commands(roles)
+    add_secrets_commands(roles)
     return parser
 
 
@@ -239,6 +244,7 @@ def _run_dev(args: argparse.Namespace) -> int:
             "BRIDGE_CALYPSO_WEBHOOK_SECRET": DEV_WEBHOOK_SECRET,
             # The API's /metrics shows the worker's figures too (one process, one registry).
             "BRIDGE_METRICS_PORT": "0",
+            **_dev_secrets_keys(),
             **{k: v for k, v in os.environ.items() if k.startswith("BRIDGE_")},
             "BRIDGE_REDIS_URL": redis_url,
             "BRIDGE_CALYPSO_BASE_URL": f"http://127.0.0.1:{args.sandbox_port}",
@@ -246,6 +252,12 @@ def _run_dev(args: argparse.Namespace) -> int:
         settings = Settings.from_env(environ)
         uvloop.run(_serve_dev(settings, args.port, args.sandbox_port))
     return EXIT_OK
+
+
+def _dev_secrets_keys() -> dict[str, str]:
+    """The fixed development key, unless the environment gives keys of its own."""
+    given = {"BRIDGE_SECRETS_KEYS", "BRIDGE_SECRETS_KEYS_FILE"} & os.environ.keys()
+    return {} if given else {"BRIDGE_SECRETS_KEYS": DEV_SECRETS_KEYS}
 
 
 def _busy(port: int) -> bool:
@@ -363,6 +375,7 @@ def openapi_document() -> str:
         calypso_api_key=DEV_API_KEY,
         calypso_api_secret=DEV_API_SECRET,
         api_tokens=(DEV_TOKEN,),
+        secrets_keys=KeyRing.parse(DEV_SECRETS_KEYS),
     )
     schema = create_app(placeholder).openapi_schema.to_schema()
     return json.dumps(schema, indent=2, sort_keys=True) + "\n"

@@ -20,6 +20,7 @@ from bridge.calypso.endpoints import ENDPOINTS
 from bridge.calypso.models import ACCOUNT_PATTERN
 from bridge.durations import parse_duration
 from bridge.errors import BridgeError
+from bridge.sealing import KeyRing
 
 __all__ = ["ConfigError", "Network", "Settings"]
 
@@ -44,6 +45,8 @@ class Settings:
     calypso_api_key: str = field(repr=False)
     calypso_api_secret: str = field(repr=False)
     api_tokens: tuple[str, ...] = field(repr=False)
+    # Seals subscription secrets at rest (bridge.sealing); its repr names key ids only.
+    secrets_keys: KeyRing = field(repr=False)
     redis_url: str = field(default="redis://localhost:6379/0", repr=False)
     redis_cluster: bool = False
     redis_require_durable: bool = False
@@ -89,6 +92,7 @@ class Settings:
         api_key = r.required("BRIDGE_CALYPSO_API_KEY", _non_empty, secret=True)
         api_secret = r.required("BRIDGE_CALYPSO_API_SECRET", _non_empty, secret=True)
         tokens = r.required("BRIDGE_API_TOKENS", _tokens, secret=True)
+        secrets_keys = r.required("BRIDGE_SECRETS_KEYS", KeyRing.parse, secret=True)
         redis_url = r.optional("BRIDGE_REDIS_URL", _redis_url, cls.redis_url, secret=True)
         cluster = r.optional("BRIDGE_REDIS_CLUSTER", _bool, False)
         hot = r.optional("BRIDGE_POLL_HOT_INTERVAL", _positive_duration, cls.poll_hot_interval)
@@ -102,6 +106,7 @@ class Settings:
             calypso_api_key=api_key,
             calypso_api_secret=api_secret,
             api_tokens=tokens,
+            secrets_keys=secrets_keys,
             redis_url=redis_url,
             redis_cluster=cluster or (redis_url or "").startswith("redis+cluster://"),
             redis_require_durable=r.optional("BRIDGE_REDIS_REQUIRE_DURABLE", _bool, False),

@@ -21,6 +21,9 @@
     │                               reports it as a connection failure
     ├── InvalidSecret               a webhook secret that is not ``whsec_`` and base64
     │                               (delivery.signing); also a ValueError
+    ├── SecretUnreadable            a stored secret the key ring cannot open (sealing)
+    ├── RecordContended             a subscription kept changing during a reseal
+    │                               (delivery.subscriptions)
     ├── WriteNotReplicated          no replica acknowledged an intent in time, so the
     │                               upstream call was not made (store.replication)
     ├── TransactionContended        a transaction kept changing under concurrent pollers

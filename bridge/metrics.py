@@ -77,6 +77,13 @@ class Metrics:
             "Deliveries that used up every attempt.",
             registry=r,
         )
+        self.secrets_unreadable = Counter(
+            "bridge_secrets_unreadable_total",
+            "Deliveries not sent because a stored signing secret did not open, by cause "
+            "(unknown_key: its key is not in BRIDGE_SECRETS_KEYS; altered; not_sealed).",
+            ["cause"],
+            registry=r,
+        )
         self.delivery_latency = Histogram(
             "bridge_webhook_delivery_latency_seconds",
             "From the event's append to the stream to its successful delivery.",

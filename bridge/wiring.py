@@ -27,6 +27,7 @@ from bridge.delivery.queue import DeliveryQueue
 from bridge.delivery.replay import Redelivery
 from bridge.delivery.retention import DeadLetterRetention
 from bridge.delivery.retry import RetryPolicy as WebhookRetryPolicy
+from bridge.delivery.sealed_secrets import SealedSecrets
 from bridge.delivery.sender import Sender
 from bridge.delivery.ssrf import UrlPolicy
 from bridge.delivery.subscriptions import SubscriptionStore
@@ -161,7 +162,8 @@ class Components:
 
     @cached_property
     def subscriptions(self) -> SubscriptionStore:
-        return SubscriptionStore(self.redis, self.keys)
+        sealed = SealedSecrets(self.settings.secrets_keys, self.keys.account)
+        return SubscriptionStore(self.redis, self.keys, sealed)
 
     @cached_property
     def deliveries(self) -> DeliveryQueue:

@@ -40,6 +40,7 @@ from bridge.customers import ExternalIdInFlight
 from bridge.delivery.replay import EventNotFound, SubscriptionDisabled, SubscriptionNotFound
 from bridge.delivery.ssrf import UrlRefused
 from bridge.errors import BridgeError
+from bridge.sealing import SecretUnreadable
 from bridge.store.idempotency import IdempotencyKeyInFlight, IdempotencyKeyReused
 from bridge.store.replication import WriteNotReplicated
 
@@ -173,6 +174,13 @@ _REFUSALS: dict[type[BridgeError], ProblemError] = {
         "idempotency_key_reused",
         "This Idempotency-Key was used for a different request",
         "Use a new key for a new request.",
+    ),
+    SecretUnreadable: ProblemError(
+        503,
+        "secret_unreadable",
+        "The subscription's stored secret cannot be opened",
+        "The bridge's keys (BRIDGE_SECRETS_KEYS) lack the one it was sealed with; "
+        "an operator must restore that key.",
     ),
     EventNotFound: ProblemError(
         404, "not_found", "No such event", "Unknown, or older than the retention."

@@ -113,6 +113,7 @@ class Dispatcher:
             concurrency=tuning.concurrency,
             grace=tuning.grace,
             settle=self._settling.add,
+            secrets=subscriptions.signing_secrets,
             on_done=self._work.set,
             rng=rng or random.Random(),
         )

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import logging
 import random
 import time
 from collections import defaultdict
@@ -24,11 +25,17 @@ from bridge.delivery.claims import ClaimAhead
 from bridge.delivery.outcomes import dead_letter, settlement_for
 from bridge.delivery.queue import Claimed, DeliveryQueue, Settlement
 from bridge.delivery.retry import Outcome, RetryPolicy
-from bridge.delivery.sender import Sender
+from bridge.delivery.sender import Sender, SendResult
 from bridge.delivery.subscriptions import Subscription
 from bridge.metrics import Metrics
+from bridge.sealing import SecretUnreadable
 
 __all__ = ["Sending"]
+
+log = logging.getLogger(__name__)
+
+Secrets = Callable[[Subscription, int], list[str]]
+"""A subscription's signing secrets at a unix-ms time, opened (SubscriptionStore's)."""
 
 
 class Sending:
@@ -45,6 +52,7 @@ class Sending:
         settle: Callable[[Settlement], None],
         on_done: Callable[[], None],
         rng: random.Random,
+        secrets: Secrets,
     ) -> None:
         self._queue = queue
         self._sender = sender
@@ -56,6 +64,7 @@ class Sending:
         self._settle = settle
         self._on_done = on_done
         self._rng = rng
+        self._secrets = secrets
         self._in_flight: dict[str, int] = defaultdict(int)
         self._circuits: dict[str, Circuit] = defaultdict(Circuit)
         self._tasks: set[asyncio.Task[Any]] = set()
@@ -122,20 +131,24 @@ class Sending:
                     dead_letter(subscription.id, lease, state, "event no longer in stream")
                 )
                 return
-            secrets = subscription.signing_secrets(int(time.time() * 1000))
             try:
-                result = await self._sender.send(
-                    subscription.url, lease.item, claimed.body, secrets
-                )
-            except asyncio.CancelledError:
-                # Stopping: hand the delivery back, due now, for the next worker to send.
-                with contextlib.suppress(RedisError):
-                    await asyncio.shield(self._queue.hand_back(subscription.id, lease))
-                raise
+                secrets = self._secrets(subscription, int(time.time() * 1000))
+            except SecretUnreadable as exc:
+                result = self._unsigned(subscription, exc)
+            else:
+                try:
+                    result = await self._sender.send(
+                        subscription.url, lease.item, claimed.body, secrets
+                    )
+                except asyncio.CancelledError:
+                    # Stopping: hand the delivery back, due now, for the next worker to send.
+                    with contextlib.suppress(RedisError):
+                        await asyncio.shield(self._queue.hand_back(subscription.id, lease))
+                    raise
+                self._metrics.delivery_seconds.observe(result.latency_ms / 1000)
             delivered = result.outcome is Outcome.DELIVERED
             self._circuits[subscription.id].record(delivered)
             self._metrics.deliveries.labels(result.outcome.value).inc()
-            self._metrics.delivery_seconds.observe(result.latency_ms / 1000)
             if delivered and state.entry:
                 appended = int(state.entry.split("-", 1)[0]) / 1000
                 self._metrics.delivery_latency.observe(max(0.0, time.time() - appended))
@@ -147,3 +160,21 @@ class Sending:
         finally:
             self._in_flight[subscription.id] -= 1
             self._on_done()
+
+    def _unsigned(self, subscription: Subscription, exc: SecretUnreadable) -> SendResult:
+        """Nothing goes out unsigned or signed with a guess: the attempt fails, visibly in
+        the attempt log, the log and ``bridge_secrets_unreadable_total``, and is retried as
+        any failure is, so restoring the key to BRIDGE_SECRETS_KEYS lets it through."""
+        self._metrics.secrets_unreadable.labels(exc.cause).inc()
+        log.error(
+            "subscription %s: not delivered, its signing secret does not open: %s",
+            subscription.id,
+            exc,
+        )
+        return SendResult(
+            outcome=Outcome.ERROR,
+            status=None,
+            latency_ms=0.0,
+            error="not sent: the signing secret cannot be opened by the bridge's keys "
+            f"({exc.kid or 'no key'}); an operator must restore the key",
+        )

@@ -1,10 +1,11 @@
 """Webhook subscriptions: who receives which events, and the secrets that sign them.
 
-A record lives in one Redis hash with its secrets. Whether it is enabled, and since when it
-has been failing, live in hashes of their own, so the dispatcher can disable a failing
-endpoint and the API can edit its URL at the same moment without overwriting each other.
-Secrets leave the store only through :meth:`SubscriptionStore.signing_secrets` (for the
-dispatcher) and in the answers to create and rotate.
+A record lives in one Redis hash with its secrets, sealed (bridge.delivery.sealed_secrets).
+Whether it is enabled, and since when it has been failing, live in hashes of their own, so
+the dispatcher can disable a failing endpoint and the API can edit its URL at the same
+moment without overwriting each other. A record read from the store holds its secrets
+sealed; they are opened only by :meth:`SubscriptionStore.signing_secrets` (for the
+dispatcher), and shown in plain text only in the answers to create and rotate.
 """
 
 from __future__ import annotations
@@ -13,20 +14,36 @@ import base64
 import secrets
 import time
 from collections.abc import Sequence
-from typing import Literal, cast
+from typing import TYPE_CHECKING, Literal, cast
 
 import msgspec
 
 from bridge.delivery.signing import new_secret
+from bridge.errors import BridgeError
 from bridge.store.connection import RedisClient
 from bridge.store.keys import Keys
+from bridge.store.scripts import SUBSCRIPTION_SWAP, Script
 
-__all__ = ["Ordering", "PreviousSecret", "Subscription", "SubscriptionStore", "matches"]
+if TYPE_CHECKING:
+    from bridge.delivery.sealed_secrets import SealedSecrets
+
+__all__ = [
+    "Ordering",
+    "PreviousSecret",
+    "Resealed",
+    "Subscription",
+    "SubscriptionStore",
+    "matches",
+]
 
 Ordering = Literal["none", "customer"]
 """``customer``: each customer's events one at a time, in stream order (DESIGN §6)."""
 
 ROTATION_OVERLAP_MS = 24 * 3600 * 1000
+
+Resealed = Literal["resealed", "sealed_plain", "current", "gone"]
+"""What a reseal did to one subscription: moved it to the sealing key, sealed plain text of
+an earlier release, found it under the sealing key already, or found it deleted."""
 
 
 class PreviousSecret(msgspec.Struct, frozen=True):
@@ -39,6 +56,7 @@ class PreviousSecret(msgspec.Struct, frozen=True):
 class Subscription(msgspec.Struct, frozen=True, kw_only=True):
     id: str
     url: str
+    # Sealed as read from the store; plain only in what create and rotate return.
     secret: str
     createdAt: int
     updatedAt: int
@@ -68,8 +86,9 @@ class Subscription(msgspec.Struct, frozen=True, kw_only=True):
         alive = [p for p in previous if p.expiresAt > now_ms]
         return sorted(alive, key=lambda p: p.expiresAt, reverse=True)
 
-    def signing_secrets(self, now_ms: int) -> list[str]:
-        """The current secret, then every previous one while its rotation overlap lasts."""
+    def secrets_in_use(self, now_ms: int) -> list[str]:
+        """The current secret, then every previous one while its rotation overlap lasts, as
+        held (sealed when read from the store: see :meth:`SubscriptionStore.signing_secrets`)."""
         return [self.secret, *(p.secret for p in self.overlapping(now_ms))]
 
 
@@ -104,9 +123,11 @@ _line_of = msgspec.json.Decoder(_Lined)
 
 
 class SubscriptionStore:
-    def __init__(self, redis: RedisClient, keys: Keys) -> None:
+    def __init__(self, redis: RedisClient, keys: Keys, sealed: SealedSecrets) -> None:
         self._redis = redis
         self._keys = keys
+        self._sealed = sealed
+        self._swap = Script(redis, SUBSCRIPTION_SWAP)
 
     async def create(
         self,
@@ -129,7 +150,9 @@ class SubscriptionStore:
             customerIds=list(customer_ids) if customer_ids else None,
             ordering=ordering,
         )
-        await self._redis.hset(self._keys.subscriptions, subscription.id, _encode(subscription))
+        await self._redis.hset(
+            self._keys.subscriptions, subscription.id, self._stored(subscription)
+        )
         return subscription
 
     async def get(self, subscription_id: str) -> Subscription | None:
@@ -156,7 +179,7 @@ class SubscriptionStore:
 
     async def update(self, subscription: Subscription, **changes: object) -> Subscription:
         updated = msgspec.structs.replace(subscription, updatedAt=_now_ms(), **changes)
-        await self._redis.hset(self._keys.subscriptions, subscription.id, _encode(updated))
+        await self._redis.hset(self._keys.subscriptions, subscription.id, self._stored(updated))
         return updated
 
     async def rotate_secret(
@@ -164,9 +187,11 @@ class SubscriptionStore:
     ) -> Subscription:
         """A new secret; the current one keeps signing for :data:`ROTATION_OVERLAP_MS`, and
         so do older ones until their own overlaps end (first in ``previousSecrets``: the one
-        just replaced)."""
+        just replaced). The current secret is opened to be sealed again as a previous one:
+        one that does not open raises :class:`~bridge.sealing.SecretUnreadable`."""
         now = _now_ms() if now_ms is None else now_ms
-        replaced = PreviousSecret(subscription.secret, now + ROTATION_OVERLAP_MS)
+        current = self._sealed.open(subscription.id, subscription.secret, "current")
+        replaced = PreviousSecret(current, now + ROTATION_OVERLAP_MS)
         return await self.update(
             subscription,
             secret=new_secret(),
@@ -174,6 +199,43 @@ class SubscriptionStore:
             previousSecret=None,
             previousSecretExpiresAt=None,
         )
+
+    def signing_secrets(self, subscription: Subscription, now_ms: int) -> list[str]:
+        """The secrets that sign its deliveries now, opened: the current one, then every
+        previous one still overlapping. Raises :class:`~bridge.sealing.SecretUnreadable` if
+        any does not open with the key ring (the delivery must not go out unsigned)."""
+        return self._sealed.signing_secrets(subscription, now_ms)
+
+    async def reseal(self, subscription_id: str, *, now_ms: int | None = None) -> Resealed:
+        """Seal every secret of one subscription under the first key of the ring. Raises
+        :class:`~bridge.sealing.SecretUnreadable` and leaves the record if one does not open."""
+        now = _now_ms() if now_ms is None else now_ms
+        for _ in range(_RESEAL_TRIES):
+            raw = await self._redis.hget(self._keys.subscriptions, subscription_id)
+            if raw is None:
+                return "gone"
+            record = _decoder.decode(raw)
+            resealed = self._sealed.resealed(record, now)
+            if resealed is None:
+                return "current"
+            # Compare and set: an edit or rotation that lands meanwhile is never overwritten;
+            # the record is read again and resealed as it now is.
+            swapped = await self._swap(
+                [self._keys.subscriptions], [subscription_id, raw, _encode(resealed)]
+            )
+            if swapped == 1:
+                return "sealed_plain" if self._sealed.has_plain(record) else "resealed"
+            if swapped == -1:
+                return "gone"
+        raise RecordContended(subscription_id)
+
+    async def ids(self) -> list[str]:
+        """Every subscription's id, without reading the records."""
+        found = await self._redis.hkeys(self._keys.subscriptions)
+        return sorted(k.decode() for k in cast(list[bytes], found))
+
+    def _stored(self, subscription: Subscription) -> bytes:
+        return _encode(self._sealed.sealed(subscription))
 
     async def delete(self, subscription_id: str) -> bool:
         # Every event in a customer's line has its delivery state, so the states name every
@@ -221,6 +283,17 @@ class SubscriptionStore:
 
     async def succeeded(self, subscription_id: str) -> None:
         await self._redis.hdel(self._keys.subscriptions_failing, subscription_id)
+
+
+_RESEAL_TRIES = 20
+
+
+class RecordContended(BridgeError):
+    """A subscription kept changing while it was being resealed; run the reseal again."""
+
+    def __init__(self, subscription_id: str) -> None:
+        super().__init__(f"subscription {subscription_id} kept changing during the reseal")
+        self.subscription_id = subscription_id
 
 
 def _encode(subscription: Subscription) -> bytes:

@@ -20,6 +20,7 @@ def _digest(value: str) -> str:
 
 class Keys:
     def __init__(self, prefix: str, account: str) -> None:
+        self.account = account.lower()
         self.base = f"{prefix}:{{{account.lower()}}}"
 
     def idempotency(self, scope: str, key: str) -> str:

@@ -45,6 +45,7 @@ __all__ = [
     "POLL_RENEW",
     "RATE_ACQUIRE",
     "RATE_PAUSE",
+    "SUBSCRIPTION_SWAP",
     "Call",
     "Lua",
     "Script",
@@ -89,6 +90,7 @@ POLL_POKE: Final = Lua[int]("poll_poke")
 POLL_RENEW: Final = Lua[bytes | None]("poll_renew")
 RATE_ACQUIRE: Final = Lua[int]("rate_acquire")
 RATE_PAUSE: Final = Lua[int]("rate_pause")
+SUBSCRIPTION_SWAP: Final = Lua[int]("subscription_swap")
 
 
 @dataclass(frozen=True, slots=True)

@@ -53,13 +53,13 @@ async def test_each_old_secret_stops_signing_when_its_own_overlap_ends(
     stored = await worker.subscriptions.get(subscription["id"])
     assert stored is not None
     now = int(time.time() * 1000)
-    assert stored.signing_secrets(now) == [third, second, first]
-    first_ends = next(p.expiresAt for p in stored.previousSecrets if p.secret == first)
-    second_ends = next(p.expiresAt for p in stored.previousSecrets if p.secret == second)
+    signing = worker.subscriptions.signing_secrets
+    assert signing(stored, now) == [third, second, first]
+    second_ends, first_ends = (p.expiresAt for p in stored.previousSecrets)  # newest first
     assert now < first_ends < second_ends <= now + ROTATION_OVERLAP_MS
-    assert stored.signing_secrets(first_ends - 1) == [third, second, first]
-    assert stored.signing_secrets(first_ends) == [third, second]
-    assert stored.signing_secrets(second_ends) == [third]
+    assert signing(stored, first_ends - 1) == [third, second, first]
+    assert signing(stored, first_ends) == [third, second]
+    assert signing(stored, second_ends) == [third]
 
 
 async def test_a_rotation_forgets_secrets_whose_overlap_has_ended(
@@ -71,5 +71,9 @@ async def test_a_rotation_forgets_secrets_whose_overlap_has_ended(
     assert stored is not None
     # The first old secret's overlap has ended by the time of the next rotation.
     later = int(time.time() * 1000) + ROTATION_OVERLAP_MS
+    [current, _] = worker.subscriptions.signing_secrets(stored, int(time.time() * 1000))
     rotated = await worker.subscriptions.rotate_secret(stored, now_ms=later)
-    assert [p.secret for p in rotated.previousSecrets] == [stored.secret]
+    assert [p.secret for p in rotated.previousSecrets] == [current]
+    kept = await worker.subscriptions.get(subscription["id"])
+    assert kept is not None
+    assert worker.subscriptions.signing_secrets(kept, later) == [rotated.secret, current]

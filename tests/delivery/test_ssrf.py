@@ -419,12 +419,15 @@ def test_global_unicast_addresses_are_allowed(ip: str) -> None:
 
 def test_a_policy_is_built_from_settings() -> None:
     from bridge.config import Settings
+    from bridge.sealing import KeyRing
+    from tests.support.config import SECRETS_KEYS
 
     settings = Settings(
         calypso_account="0x" + "1a" * 20,
         calypso_api_key="k",
         calypso_api_secret="s",
         api_tokens=("token-123",),
+        secrets_keys=KeyRing.parse(SECRETS_KEYS),
         webhook_allow_http=True,
         webhook_allowed_networks=LOOPBACK,
     )

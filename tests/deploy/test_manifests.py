@@ -38,6 +38,7 @@ SECRET_VARIABLES = {
     "BRIDGE_CALYPSO_API_SECRET",
     "BRIDGE_API_TOKENS",
     "BRIDGE_CALYPSO_WEBHOOK_SECRET",
+    "BRIDGE_SECRETS_KEYS",
 }
 # Not read by the bridge itself: the image's HEALTHCHECK asks this port.
 HEALTHCHECK_VARIABLES = {"BRIDGE_HEALTH_PORT"}
@@ -448,7 +449,7 @@ def test_compose_api_and_worker_wait_for_a_healthy_redis_and_build_from_the_root
 
 # --- Grafana -------------------------------------------------------------------------------
 
-LABELS = {"le", "route", "method", "status", "endpoint", "outcome", "type", "group"}
+LABELS = {"le", "route", "method", "status", "endpoint", "outcome", "type", "group", "cause"}
 
 
 def _exposed_metrics() -> set[str]:

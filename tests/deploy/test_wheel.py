@@ -25,6 +25,7 @@ REQUIRED = (
     "BRIDGE_CALYPSO_API_KEY",
     "BRIDGE_CALYPSO_API_SECRET",
     "BRIDGE_API_TOKENS",
+    "BRIDGE_SECRETS_KEYS",
 )
 
 pytestmark = [pytest.mark.slow, pytest.mark.timeout(600)]

@@ -23,6 +23,7 @@ import httpx
 
 from bridge.local_redis import free_port, redis_server_process
 from tests.perf.cpu import find_pid
+from tests.support.config import SECRETS_KEYS
 from tests.support.redis_server import real_redis
 
 __all__ = [
@@ -102,6 +103,7 @@ class Stack:
             "BRIDGE_CALYPSO_API_SECRET": API_SECRET,
             "BRIDGE_CALYPSO_WEBHOOK_SECRET": CALYPSO_WEBHOOK_SECRET,
             "BRIDGE_API_TOKENS": TOKEN,
+            "BRIDGE_SECRETS_KEYS": SECRETS_KEYS,
             "BRIDGE_REDIS_URL": self.redis_url,
             "BRIDGE_CALYPSO_BASE_URL": self.sandbox_url,
             "BRIDGE_WEBHOOK_ALLOW_HTTP": "true",

@@ -15,11 +15,13 @@ import msgspec
 from redis.exceptions import RedisError
 
 from bridge.calypso.client import CalypsoClient
+from bridge.delivery.sealed_secrets import SealedSecrets
 from bridge.delivery.subscriptions import SubscriptionStore
 from bridge.poller.watchlist import WatchList
+from bridge.sealing import KeyRing
 from bridge.store.connection import RedisClient
 from bridge.store.keys import Keys
-from tests.support.config import ACCOUNT, LOOPBACK_RECEIVERS, worker_env
+from tests.support.config import ACCOUNT, LOOPBACK_RECEIVERS, SECRETS_KEYS, worker_env
 from tests.support.fleet import LIFECYCLE, Fleet, make_fleet
 from tests.support.reading import stream_entries
 from tests.support.receiver import WebhookReceiver
@@ -51,7 +53,8 @@ async def setup_run(
     receiver_url: str,
     size: int,
 ) -> tuple[Fleet, str]:
-    subscription = await SubscriptionStore(redis, KEYS).create(f"{receiver_url}/hook")
+    sealed = SealedSecrets(KeyRing.parse(SECRETS_KEYS), KEYS.account)
+    subscription = await SubscriptionStore(redis, KEYS, sealed).create(f"{receiver_url}/hook")
     fleet = await make_fleet(size, calypso, WatchList(redis, KEYS), control, KEYS.events)
     return fleet, subscription.id
 

@@ -17,6 +17,7 @@ __all__ = [
     "INBOUND_SECRET",
     "LOOPBACK_RECEIVERS",
     "RETRY_SCHEDULE",
+    "SECRETS_KEYS",
     "TOKEN",
     "calypso_client",
     "make_settings",
@@ -29,6 +30,8 @@ API_KEY = "sandbox-test-key"
 API_SECRET = "sandbox-test-secret"
 TOKEN = "test-token-0123456789"
 INBOUND_SECRET = "inbound-secret"
+# base64 of b"calypso-bridge tests, not secret": seals subscription secrets in the tests.
+SECRETS_KEYS = "test:Y2FseXBzby1icmlkZ2UgdGVzdHMsIG5vdCBzZWNyZXQ="
 # Retries 200 ms and 400 ms after the first attempt: the third failure is a dead letter.
 RETRY_SCHEDULE = "0s,200ms,400ms"
 FAST_RETRY = RetryPolicy(attempts=3, base_delay=0.01, max_delay=0.05, max_retry_after=0.2)
@@ -40,6 +43,7 @@ def _environ(redis_url: str, sandbox_url: str) -> dict[str, str]:
         "BRIDGE_CALYPSO_API_KEY": API_KEY,
         "BRIDGE_CALYPSO_API_SECRET": API_SECRET,
         "BRIDGE_API_TOKENS": TOKEN,
+        "BRIDGE_SECRETS_KEYS": SECRETS_KEYS,
         "BRIDGE_REDIS_URL": redis_url,
         "BRIDGE_CALYPSO_BASE_URL": sandbox_url,
     }

@@ -18,6 +18,7 @@ REQUIRED = {
     "BRIDGE_CALYPSO_API_KEY": "public-key",
     "BRIDGE_CALYPSO_API_SECRET": "very-secret-value",
     "BRIDGE_API_TOKENS": "token-aaaaaaaa,token-bbbbbbbb",
+    "BRIDGE_SECRETS_KEYS": "k1:" + "A" * 43 + "=",
 }
 
 
@@ -90,13 +91,14 @@ def test_all_problems_are_reported_at_once_one_line_each() -> None:
             "BRIDGE_LOG_FORMAT": "xml",
         }
     )
-    assert len(problems) == 8
+    assert len(problems) == 9
     joined = "\n".join(problems)
     for name in (
         "BRIDGE_CALYPSO_ACCOUNT",
         "BRIDGE_CALYPSO_API_KEY",
         "BRIDGE_CALYPSO_API_SECRET",
         "BRIDGE_API_TOKENS",
+        "BRIDGE_SECRETS_KEYS",
         "BRIDGE_HTTP_PORT",
         "BRIDGE_POLL_HOT_INTERVAL",
         "BRIDGE_WEBHOOK_ALLOWED_NETWORKS",
@@ -175,6 +177,7 @@ def test_bad_configuration_exits_2_with_one_line_per_problem_and_no_traceback() 
         "BRIDGE_CALYPSO_API_KEY",
         "BRIDGE_CALYPSO_API_SECRET",
         "BRIDGE_API_TOKENS",
+        "BRIDGE_SECRETS_KEYS",
     ]
 
 

@@ -105,6 +105,7 @@ SECRETS = (
     "BRIDGE_API_TOKENS",
     "BRIDGE_CALYPSO_WEBHOOK_SECRET",
     "BRIDGE_REDIS_URL",
+    "BRIDGE_SECRETS_KEYS",
 )
 # Values that parse, so that some generated environments are valid as a whole.
 VALID = {
@@ -112,6 +113,7 @@ VALID = {
     "BRIDGE_CALYPSO_API_KEY": "public-key",
     "BRIDGE_CALYPSO_API_SECRET": "secret-value",
     "BRIDGE_API_TOKENS": "token-aaaaaaaa,token-bbbbbbbb",
+    "BRIDGE_SECRETS_KEYS": "k1:" + "A" * 43 + "=",
     "BRIDGE_REDIS_URL": "redis://:pw@127.0.0.1:6379/0",
     "BRIDGE_POLL_HOT_INTERVAL": "500ms",
     "BRIDGE_POLL_IDLE_INTERVAL": "1h30m",
