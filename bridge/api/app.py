@@ -19,6 +19,7 @@ from litestar.typing import FieldDefinition
 
 from bridge import __version__, wiring
 from bridge.api import health
+from bridge.api.access import configured_accounts
 from bridge.api.addresses import AddressController
 from bridge.api.auth import bearer_guard
 from bridge.api.customers import CustomerController
@@ -39,7 +40,9 @@ __all__ = ["create_app"]
 DESCRIPTION = """\
 Internal REST endpoints in front of Calypso's Customer Purse API: create customers, issue
 deposit addresses, read purses and transactions, and choose which customers the bridge
-watches. Every `/v1` route needs `Authorization: Bearer <token>`. Errors are RFC 9457 problem
+watches. Every `/v1` route needs `Authorization: Bearer <token>` with the scope it lists
+(`admin` implies every scope); a token for several accounts names one in the
+`Calypso-Account` header. Errors are RFC 9457 problem
 documents with a stable `code`; amounts are decimal strings.
 """
 
@@ -77,8 +80,8 @@ def create_app(
             EventController,
             SubscriptionController,
         ],
-        guards=[bearer_guard(settings.api_tokens, settings.calypso_account)],
-        security=[{"bearer": []}],
+        # Each route names its scope, and with it its bearer requirement (access.requires).
+        guards=[bearer_guard(settings.grants, configured_accounts(settings))],
     )
     return Litestar(
         route_handlers=[v1, calypso_webhook, health.live, health.ready, health.metrics],

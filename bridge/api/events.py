@@ -9,6 +9,7 @@ import msgspec
 from litestar import Controller, Response, get, post
 from litestar.params import FromQuery, JSONBody, PathParameter, QueryParameter
 
+from bridge.api.access import requires
 from bridge.api.params import Cursor, before_first_entry
 from bridge.api.problems import problems
 from bridge.api.services import ServicesDep
@@ -37,13 +38,14 @@ class EventController(Controller):
 
     @get(
         "/",
+        **requires("events:read"),
         summary="Read the event log",
         description=(
             "Pass `nextCursor` back as `cursor` for the next page. Filters are applied while "
             "reading, at most 1,000 entries per request: a page can be short (even empty) "
             "and still have a `nextCursor`; `nextCursor` is null once the log is exhausted."
         ),
-        responses=problems(400, 401, 503),
+        responses=problems(400, 401, 403, 503),
     )
     async def list_events(
         self,
@@ -67,13 +69,14 @@ class EventController(Controller):
 
     @post(
         "/{event_id:str}/redeliver",
+        **requires("subscriptions:write"),
         status_code=202,
         summary="Deliver one event again",
         description=(
             "To every enabled subscription that wants it, or only to `subscriptionId`. The "
             "`webhook-id` stays the event id, so receivers recognise it."
         ),
-        responses=problems(400, 401, 404, 503),
+        responses=problems(400, 401, 403, 404, 503),
     )
     async def redeliver(
         self,
@@ -87,8 +90,9 @@ class EventController(Controller):
 
     @get(
         "/{event_id:str}",
+        **requires("events:read"),
         summary="Get one event",
-        responses=problems(400, 401, 404, 503),
+        responses=problems(400, 401, 403, 404, 503),
     )
     async def get_event(self, services: ServicesDep, event_id: EventId) -> Event:
         stored = await services.events.get(event_id)

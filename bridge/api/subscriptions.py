@@ -7,6 +7,7 @@ from typing import Annotated
 from litestar import Controller, delete, get, patch, post
 from litestar.params import JSONBody, QueryParameter
 
+from bridge.api.access import requires
 from bridge.api.params import Cursor, before_first_entry
 from bridge.api.problems import problems
 from bridge.api.schemas import rfc3339_ms
@@ -48,6 +49,7 @@ class SubscriptionController(Controller):
 
     @post(
         "/",
+        **requires("subscriptions:write"),
         status_code=201,
         summary="Subscribe a URL to events",
         description=(
@@ -55,7 +57,7 @@ class SubscriptionController(Controller):
             "rotation. The URL is checked at once: https (unless http is allowed by the "
             "operator), and no internal, private or metadata address (again at every connect)."
         ),
-        responses=problems(400, 401, 422, 503),
+        responses=problems(400, 401, 403, 422, 503),
     )
     async def create(
         self, services: ServicesDep, data: JSONBody[SubscriptionCreate]
@@ -70,14 +72,20 @@ class SubscriptionController(Controller):
         )
         return SubscriptionWithSecret.of(created)
 
-    @get("/", summary="List subscriptions (without secrets)", responses=problems(400, 401, 503))
+    @get(
+        "/",
+        **requires("subscriptions:read"),
+        summary="List subscriptions (without secrets)",
+        responses=problems(400, 401, 403, 503),
+    )
     async def list_all(self, services: ServicesDep) -> SubscriptionList:
         return SubscriptionList([SubscriptionOut.of(s) for s in await services.subscriptions.all()])
 
     @get(
         "/{subscription_id:str}",
+        **requires("subscriptions:read"),
         summary="Get a subscription",
-        responses=problems(400, 401, 404, 503),
+        responses=problems(400, 401, 403, 404, 503),
     )
     async def get_one(
         self, services: ServicesDep, subscription_id: SubscriptionId
@@ -86,9 +94,10 @@ class SubscriptionController(Controller):
 
     @patch(
         "/{subscription_id:str}",
+        **requires("subscriptions:write"),
         summary="Change a subscription; `enabled` disables or re-enables it",
         description="Fields left out stay as they are; an empty list removes a filter.",
-        responses=problems(400, 401, 404, 422, 503),
+        responses=problems(400, 401, 403, 404, 422, 503),
     )
     async def update(
         self,
@@ -118,8 +127,9 @@ class SubscriptionController(Controller):
 
     @delete(
         "/{subscription_id:str}",
+        **requires("subscriptions:write"),
         summary="Delete a subscription and its pending deliveries",
-        responses=problems(400, 401, 404, 503),
+        responses=problems(400, 401, 403, 404, 503),
     )
     async def remove(self, services: ServicesDep, subscription_id: SubscriptionId) -> None:
         if not await services.subscriptions.delete(subscription_id):
@@ -127,9 +137,10 @@ class SubscriptionController(Controller):
 
     @post(
         "/{subscription_id:str}/rotate-secret",
+        **requires("subscriptions:write"),
         status_code=200,
         summary="Rotate the signing secret; the old one keeps signing alongside for 24 h",
-        responses=problems(400, 401, 404, 503),
+        responses=problems(400, 401, 403, 404, 503),
     )
     async def rotate(self, services: ServicesDep, subscription_id: SubscriptionId) -> RotatedSecret:
         rotated = await services.subscriptions.rotate_secret(
@@ -140,9 +151,10 @@ class SubscriptionController(Controller):
 
     @post(
         "/{subscription_id:str}/test",
+        **requires("subscriptions:write"),
         status_code=202,
         summary="Send a ping, or a sample of any event type marked `test: true`",
-        responses=problems(400, 401, 404, 409, 503),
+        responses=problems(400, 401, 403, 404, 409, 503),
     )
     async def test(
         self,
@@ -156,8 +168,9 @@ class SubscriptionController(Controller):
 
     @get(
         "/{subscription_id:str}/deliveries",
+        **requires("subscriptions:read"),
         summary="The attempt log, newest first",
-        responses=problems(400, 401, 404, 503),
+        responses=problems(400, 401, 403, 404, 503),
     )
     async def attempts(
         self,
@@ -174,8 +187,9 @@ class SubscriptionController(Controller):
 
     @get(
         "/{subscription_id:str}/dead-letters",
+        **requires("subscriptions:read"),
         summary="Deliveries that used up every attempt; replay or redeliver brings them back",
-        responses=problems(400, 401, 404, 503),
+        responses=problems(400, 401, 403, 404, 503),
     )
     async def dead_letters(
         self, services: ServicesDep, subscription_id: SubscriptionId
@@ -191,10 +205,11 @@ class SubscriptionController(Controller):
 
     @post(
         "/{subscription_id:str}/replay",
+        **requires("subscriptions:write"),
         status_code=202,
         summary="Deliver again every matching event since a time",
         description=f"At most {REPLAY_LIMIT:,} events per call; the answer says how many.",
-        responses=problems(400, 401, 404, 503),
+        responses=problems(400, 401, 403, 404, 503),
     )
     async def replay(
         self,
