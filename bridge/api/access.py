@@ -12,7 +12,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any, Final
 
+from litestar import Request
 from litestar.connection import ASGIConnection
+from litestar.di import NamedDependency
 
 from bridge.config import Settings
 from bridge.tokens import ADMIN, SCOPES
@@ -21,9 +23,11 @@ __all__ = [
     "SCOPES",
     "SCOPE_OPT",
     "Caller",
+    "CallerDep",
     "account_of",
     "caller_of",
     "configured_accounts",
+    "provide_caller",
     "requires",
 ]
 
@@ -77,3 +81,11 @@ def caller_of(connection: ASGIConnection[Any, Any, Any, Any]) -> Caller:
 def account_of(connection: ASGIConnection[Any, Any, Any, Any]) -> str:
     account: str = connection.state["account"]
     return account
+
+
+def provide_caller(request: Request[Any, Any, Any]) -> Caller:
+    """The ``caller`` dependency of ``/v1`` handlers."""
+    return caller_of(request)
+
+
+CallerDep = NamedDependency[Caller]

@@ -19,8 +19,9 @@ from litestar.typing import FieldDefinition
 
 from bridge import __version__, wiring
 from bridge.api import health
-from bridge.api.access import configured_accounts
+from bridge.api.access import configured_accounts, provide_caller
 from bridge.api.addresses import AddressController
+from bridge.api.audit import AuditController
 from bridge.api.auth import bearer_guard
 from bridge.api.customers import CustomerController
 from bridge.api.events import EventController
@@ -79,7 +80,9 @@ def create_app(
             WatchController,
             EventController,
             SubscriptionController,
+            AuditController,
         ],
+        dependencies={"caller": Provide(provide_caller, sync_to_thread=False)},
         # Each route names its scope, and with it its bearer requirement (access.requires).
         guards=[bearer_guard(settings.grants, configured_accounts(settings))],
     )
