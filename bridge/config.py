@@ -248,10 +248,11 @@ def _named_tokens(
 ) -> tuple[TokenGrant, ...]:
     """``BRIDGE_TOKENS`` (TOML of ``[[token]]`` tables), checked against the plain tokens
     and the configured accounts; at least one token of either kind is required."""
-    path = r.environ.get("BRIDGE_TOKENS_FILE")
-    source = f"BRIDGE_TOKENS_FILE ({path})" if path is not None else "BRIDGE_TOKENS"
+    name = "BRIDGE_TOKENS"
+    path = r.environ.get(f"{name}_FILE")
+    source = f"{name}_FILE ({path})" if path is not None else name
     failed = len(r.problems)
-    raw = r._raw("BRIDGE_TOKENS", secret=True)
+    raw = r._raw(name, secret=True)
     if raw is None or not raw.strip():
         if not plain and len(r.problems) == failed and not _mentions(r, "BRIDGE_API_TOKENS"):
             r.problems.append(

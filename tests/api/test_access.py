@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import inspect
 import json
+import re
 from collections.abc import AsyncIterator
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -19,6 +21,7 @@ from bridge.tokens import SCOPES, plain_grants
 from tests.support.config import ACCOUNT
 from tests.support.tokens import OTHER_ACCOUNT, grant
 
+ACCESS_DOC = (Path(__file__).parents[2] / "docs" / "access.md").read_text(encoding="utf-8")
 SECOND = "0x" + "3c" * 20  # a second account the guard below serves
 GRANTS = (
     *plain_grants(["plain-token-0123456789"]),
@@ -142,3 +145,15 @@ def test_every_v1_route_of_the_app_names_a_scope() -> None:
             assert len(scopes) == 1, (method, path)
             assert scopes[0] in SCOPES
             assert "403" in operation["responses"], (method, path)
+
+
+def test_the_scope_table_of_docs_access_is_the_apps() -> None:
+    documented = set(re.findall(r"^\| `([A-Z]+ /v1/\S+)` \| `([a-z:]+)` \|$", ACCESS_DOC, re.M))
+    paths = json.loads(openapi_document())["paths"]
+    served = {
+        (f"{method.upper()} {path}", operation["security"][0]["bearer"][0])
+        for path, operations in paths.items()
+        if path.startswith("/v1/") and not path.startswith("/v1/calypso/")
+        for method, operation in operations.items()
+    }
+    assert documented == served
