@@ -394,7 +394,10 @@ def _run_token_new(args: argparse.Namespace) -> int:
     except ValueError as exc:
         problems.append(f"--accounts: {exc}")
     if problems:
-        raise ConfigError(problems)
+        print(
+            "bridge token new: refused:", *(f"  {p}" for p in problems), sep="\n", file=sys.stderr
+        )
+        return EXIT_USAGE
     token, digest = new_token()
     print(
         "The token (shown only now; hand it to its caller, keep no copy):\n"
