@@ -12,6 +12,7 @@ import asyncio
 import contextlib
 import json
 import os
+import re
 import signal
 import socket
 import sys
@@ -28,6 +29,7 @@ from bridge.config import ConfigError, Settings
 from bridge.observability import configure_logging
 from bridge.reseal import add_commands as add_secrets_commands
 from bridge.sealing import KeyRing
+from bridge.tokens import SCOPES
 
 if TYPE_CHECKING:
     from bridge.sandbox.app import SandboxConfig
@@ -122,6 +124,22 @@ def _parser() -> argparse.ArgumentParser:
     )
     receive.add_argument("--full", action="store_true", help="print whole events")
     receive.set_defaults(run=_run_receive)
+
+    token = roles.add_parser("token", help="make API tokens", description="Make API tokens.")
+    token_commands = token.add_subparsers(title="commands", required=True, metavar="COMMAND")
+    token_new = token_commands.add_parser(
+        "new",
+        help="print a fresh token and its [[token]] table",
+        description=_run_token_new.__doc__,
+    )
+    token_new.add_argument(
+        "--name", required=True, help="who uses it (shown as subscription owner)"
+    )
+    token_new.add_argument("--scopes", required=True, help="comma-separated: " + ", ".join(SCOPES))
+    token_new.add_argument(
+        "--accounts", required=True, help="comma-separated 0x account ids, or * for every one"
+    )
+    token_new.set_defaults(run=_run_token_new)
 
     openapi = roles.add_parser(
         "openapi", help="write the OpenAPI document", description=_run_openapi.__doc__
@@ -364,6 +382,44 @@ def _run_receive(args: argparse.Namespace) -> int:
             raise ConfigError(["--secret: not a whsec_ secret"]) from None
     configure_logging("WARNING", "console")
     asyncio.run(serve_receiver(args.host, args.port, args.path, secrets, full=args.full))
+    return EXIT_OK
+
+
+def _run_token_new(args: argparse.Namespace) -> int:
+    """Print a fresh random token, once, and the [[token]] table (its SHA-256 digest, never
+    the token) to paste into BRIDGE_TOKENS_FILE. Nothing is stored: lose the token and make
+    a new one."""
+    from bridge.tokens import NAME_PATTERN, new_token, parse_accounts, parse_scopes, token_table
+
+    problems = []
+    if not re.fullmatch(NAME_PATTERN, args.name):
+        problems.append(
+            "--name: letters, digits and _ . - (up to 64, starting with one of the first two)"
+        )
+    scopes = [s.strip() for s in args.scopes.split(",") if s.strip()]
+    try:
+        parse_scopes(scopes)
+    except ValueError as exc:
+        problems.append(f"--scopes: {exc}")
+    if not scopes:
+        problems.append("--scopes: at least one scope")
+    accounts = [a.strip() for a in args.accounts.split(",") if a.strip()]
+    try:
+        parse_accounts(accounts)
+    except ValueError as exc:
+        problems.append(f"--accounts: {exc}")
+    if problems:
+        print(
+            "bridge token new: refused:", *(f"  {p}" for p in problems), sep="\n", file=sys.stderr
+        )
+        return EXIT_USAGE
+    token, digest = new_token()
+    print(
+        "The token (shown only now; hand it to its caller, keep no copy):\n"
+        f"  {token}\n\n"
+        "Add this table to BRIDGE_TOKENS_FILE and restart the API:\n\n"
+        + token_table(args.name, digest, scopes, accounts)
+    )
     return EXIT_OK
 
 

@@ -21,6 +21,7 @@ from bridge.calypso.models import ACCOUNT_PATTERN
 from bridge.durations import parse_duration
 from bridge.errors import BridgeError
 from bridge.sealing import KeyRing
+from bridge.tokens import TokenGrant, check_accounts, plain_grants, read_tokens
 
 __all__ = ["ConfigError", "Network", "Settings"]
 
@@ -44,7 +45,9 @@ class Settings:
     calypso_account: str
     calypso_api_key: str = field(repr=False)
     calypso_api_secret: str = field(repr=False)
-    api_tokens: tuple[str, ...] = field(repr=False)
+    # Plain tokens (every scope, every account) and named, scoped ones (bridge.tokens).
+    api_tokens: tuple[str, ...] = field(default=(), repr=False)
+    tokens: tuple[TokenGrant, ...] = ()
     # Seals subscription secrets at rest (bridge.sealing); its repr names key ids only.
     secrets_keys: KeyRing = field(repr=False)
     redis_url: str = field(default="redis://localhost:6379/0", repr=False)
@@ -91,7 +94,8 @@ class Settings:
         account = r.required("BRIDGE_CALYPSO_ACCOUNT", _account)
         api_key = r.required("BRIDGE_CALYPSO_API_KEY", _non_empty, secret=True)
         api_secret = r.required("BRIDGE_CALYPSO_API_SECRET", _non_empty, secret=True)
-        tokens = r.required("BRIDGE_API_TOKENS", _tokens, secret=True)
+        tokens = r.optional("BRIDGE_API_TOKENS", _tokens, tuple[str, ...](), secret=True)
+        named = _named_tokens(r, tokens, account)
         secrets_keys = r.required("BRIDGE_SECRETS_KEYS", KeyRing.parse, secret=True)
         redis_url = r.optional("BRIDGE_REDIS_URL", _redis_url, cls.redis_url, secret=True)
         cluster = r.optional("BRIDGE_REDIS_CLUSTER", _bool, False)
@@ -107,6 +111,7 @@ class Settings:
             calypso_api_secret=api_secret,
             api_tokens=tokens,
             secrets_keys=secrets_keys,
+            tokens=named,
             redis_url=redis_url,
             redis_cluster=cluster or (redis_url or "").startswith("redis+cluster://"),
             redis_require_durable=r.optional("BRIDGE_REDIS_REQUIRE_DURABLE", _bool, False),
@@ -187,6 +192,11 @@ class Settings:
             raise ConfigError(r.problems)
         return settings
 
+    @property
+    def grants(self) -> tuple[TokenGrant, ...]:
+        """Every token the API accepts: the plain ones, then the named ones."""
+        return (*plain_grants(self.api_tokens), *self.tokens)
+
 
 class _Reader:
     """Reads variables, records problems instead of raising, and resolves ``_FILE``."""
@@ -236,6 +246,46 @@ class _Reader:
             # Parsers of secrets word their errors without the value, so nothing leaks.
             self.problems.append(f"{name}: {exc}")
             return None  # type: ignore[return-value]  # from_env raises before use
+
+
+def _named_tokens(
+    r: _Reader, plain: tuple[str, ...] | None, account: str | None
+) -> tuple[TokenGrant, ...]:
+    """``BRIDGE_TOKENS`` (TOML of ``[[token]]`` tables), checked against the plain tokens
+    and the configured accounts; at least one token of either kind is required."""
+    name = "BRIDGE_TOKENS"
+    path = r.environ.get(f"{name}_FILE")
+    source = f"{name}_FILE ({path})" if path is not None else name
+    failed = len(r.problems)
+    raw = r._raw(name, secret=True)
+    if raw is None or not raw.strip():
+        if not plain and len(r.problems) == failed and not _mentions(r, "BRIDGE_API_TOKENS"):
+            r.problems.append(
+                "BRIDGE_API_TOKENS: required (or BRIDGE_TOKENS for named tokens, or "
+                "either's _FILE), not set"
+            )
+        return ()
+    grants, problems = read_tokens(raw, source)
+    # Until several accounts are configured, the one account is every account there is.
+    problems += check_accounts(grants, [account] if account else [], source)
+    for grant in plain_grants(plain or ()):
+        for named in grants:
+            if named.digest == grant.digest:
+                problems.append(
+                    f"{source}: [[token]] ({named.name}): sha256: the same token as one "
+                    "in BRIDGE_API_TOKENS"
+                )
+            elif named.name == grant.name:
+                problems.append(
+                    f"{source}: [[token]] ({named.name}): name: taken by a token "
+                    "in BRIDGE_API_TOKENS"
+                )
+    r.problems.extend(problems)
+    return tuple(grants)
+
+
+def _mentions(r: _Reader, name: str) -> bool:
+    return any(p.startswith(name) for p in r.problems)
 
 
 def _faults(r: _Reader) -> frozenset[str]:

@@ -22,6 +22,7 @@ from bridge.calypso.retry import RetryPolicy
 from bridge.config import Settings
 from bridge.customers import CustomerService
 from bridge.delivery.attempts import AttemptLog
+from bridge.delivery.audit import AuditTrail
 from bridge.delivery.dispatcher import DeliveryTuning, Dispatcher
 from bridge.delivery.queue import DeliveryQueue
 from bridge.delivery.replay import Redelivery
@@ -182,6 +183,10 @@ class Components:
     @cached_property
     def attempts(self) -> AttemptLog:
         return AttemptLog(self.redis, self.keys)
+
+    @cached_property
+    def audit(self) -> AuditTrail:
+        return AuditTrail(self.redis, self.keys)
 
     @cached_property
     def url_policy(self) -> UrlPolicy:

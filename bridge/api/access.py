@@ -1,5 +1,10 @@
 """Who is calling, and for which Calypso account: decided once per request by the ``/v1``
-guard and read by handlers and dependencies through :func:`caller_of` and :func:`account_of`.
+guard (:mod:`bridge.api.auth`) and read by handlers and dependencies through
+:func:`caller_of` and :func:`account_of`.
+
+Every ``/v1`` route names the scope it needs with :func:`requires`; ``admin`` implies every
+other scope. A subscription belongs to the token that made it: only its owner and ``admin``
+see it (:meth:`Caller.sees`).
 """
 
 from __future__ import annotations
@@ -7,18 +12,26 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any, Final
 
+from litestar import Request
 from litestar.connection import ASGIConnection
+from litestar.di import NamedDependency
 
-__all__ = ["SCOPES", "Caller", "account_of", "caller_of"]
+from bridge.config import Settings
+from bridge.tokens import ADMIN, SCOPES
 
-SCOPES: Final = (
-    "customers:read",
-    "customers:write",
-    "events:read",
-    "subscriptions:read",
-    "subscriptions:write",
-    "admin",
-)
+__all__ = [
+    "SCOPES",
+    "SCOPE_OPT",
+    "Caller",
+    "CallerDep",
+    "account_of",
+    "caller_of",
+    "configured_accounts",
+    "provide_caller",
+    "requires",
+]
+
+SCOPE_OPT: Final = "scope"
 
 
 @dataclass(frozen=True)
@@ -29,6 +42,36 @@ class Caller:
     scopes: frozenset[str]
     accounts: frozenset[str] | None  # None: every configured account
 
+    @property
+    def is_admin(self) -> bool:
+        return ADMIN in self.scopes
+
+    def allows(self, scope: str) -> bool:
+        """``admin`` is everything: an operator who holds it expects no door to stay shut."""
+        return self.is_admin or scope in self.scopes
+
+    def sees(self, owner: str | None) -> bool:
+        """Whether a subscription owned by ``owner`` exists for this caller (``None``: made
+        before owners were recorded, so only ``admin`` sees it)."""
+        return self.is_admin or (owner is not None and owner == self.name)
+
+    @property
+    def owner_filter(self) -> str | None:
+        """The owner whose subscriptions this caller may touch; ``None``: every one."""
+        return None if self.is_admin else self.name
+
+
+def requires(scope: str) -> dict[str, Any]:
+    """A route's keywords naming the scope it needs: read by the guard (``opt``) and shown
+    in the OpenAPI document (the bearer requirement lists it)."""
+    assert scope in SCOPES, scope
+    return {"opt": {SCOPE_OPT: scope}, "security": [{"bearer": [scope]}]}
+
+
+def configured_accounts(settings: Settings) -> tuple[str, ...]:
+    """Every account this deployment serves (one until several can be configured)."""
+    return (settings.calypso_account,)
+
 
 def caller_of(connection: ASGIConnection[Any, Any, Any, Any]) -> Caller:
     caller: Caller = connection.state["caller"]
@@ -38,3 +81,11 @@ def caller_of(connection: ASGIConnection[Any, Any, Any, Any]) -> Caller:
 def account_of(connection: ASGIConnection[Any, Any, Any, Any]) -> str:
     account: str = connection.state["account"]
     return account
+
+
+def provide_caller(request: Request[Any, Any, Any]) -> Caller:
+    """The ``caller`` dependency of ``/v1`` handlers."""
+    return caller_of(request)
+
+
+CallerDep = NamedDependency[Caller]

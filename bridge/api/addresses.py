@@ -5,6 +5,7 @@ from __future__ import annotations
 from litestar import Controller, get, post
 from litestar.params import JSONBody
 
+from bridge.api.access import requires
 from bridge.api.params import CustomerId
 from bridge.api.problems import problems
 from bridge.api.schemas import AddressRequest, PurseList
@@ -20,6 +21,7 @@ class AddressController(Controller):
 
     @post(
         "/addresses",
+        **requires("customers:write"),
         status_code=200,
         summary="Get the customer's deposit address for a currency",
         description=(
@@ -27,7 +29,7 @@ class AddressController(Controller):
             "else returns the existing one (an address serves every currency of its "
             "network). The customer is watched from then on."
         ),
-        responses=problems(400, 401, 404, 422, 502, 503, 504),
+        responses=problems(400, 401, 403, 404, 422, 502, 503, 504),
     )
     async def issue_address(
         self, services: ServicesDep, customer_id: CustomerId, data: JSONBody[AddressRequest]
@@ -37,8 +39,9 @@ class AddressController(Controller):
 
     @get(
         "/purses",
+        **requires("customers:read"),
         summary="List the customer's deposit addresses",
-        responses=problems(400, 401, 404, 502, 503, 504),
+        responses=problems(400, 401, 403, 404, 502, 503, 504),
     )
     async def list_purses(self, services: ServicesDep, customer_id: CustomerId) -> PurseList:
         purses = await services.calypso.get_purses(customer_id)

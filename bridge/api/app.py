@@ -19,7 +19,9 @@ from litestar.typing import FieldDefinition
 
 from bridge import __version__, wiring
 from bridge.api import health
+from bridge.api.access import configured_accounts, provide_caller
 from bridge.api.addresses import AddressController
+from bridge.api.audit import AuditController
 from bridge.api.auth import bearer_guard
 from bridge.api.customers import CustomerController
 from bridge.api.events import EventController
@@ -39,7 +41,9 @@ __all__ = ["create_app"]
 DESCRIPTION = """\
 Internal REST endpoints in front of Calypso's Customer Purse API: create customers, issue
 deposit addresses, read purses and transactions, and choose which customers the bridge
-watches. Every `/v1` route needs `Authorization: Bearer <token>`. Errors are RFC 9457 problem
+watches. Every `/v1` route needs `Authorization: Bearer <token>` with the scope it lists
+(`admin` implies every scope); a token for several accounts names one in the
+`Calypso-Account` header. Errors are RFC 9457 problem
 documents with a stable `code`; amounts are decimal strings.
 """
 
@@ -76,9 +80,11 @@ def create_app(
             WatchController,
             EventController,
             SubscriptionController,
+            AuditController,
         ],
-        guards=[bearer_guard(settings.api_tokens, settings.calypso_account)],
-        security=[{"bearer": []}],
+        dependencies={"caller": Provide(provide_caller, sync_to_thread=False)},
+        # Each route names its scope, and with it its bearer requirement (access.requires).
+        guards=[bearer_guard(settings.grants, configured_accounts(settings))],
     )
     return Litestar(
         route_handlers=[v1, calypso_webhook, health.live, health.ready, health.metrics],

@@ -10,6 +10,7 @@ from litestar import Controller, Request, Response, get, patch, post
 from litestar.openapi.datastructures import ResponseSpec
 from litestar.params import HeaderParameter, JSONBody, QueryParameter
 
+from bridge.api.access import requires
 from bridge.api.auth import caller_scope
 from bridge.api.params import CustomerId
 from bridge.api.problems import problems
@@ -39,6 +40,7 @@ class CustomerController(Controller):
 
     @post(
         "/",
+        **requires("customers:write"),
         status_code=201,
         summary="Create a customer (idempotent)",
         description=(
@@ -52,7 +54,7 @@ class CustomerController(Controller):
                 description="The customer that already has this externalId",
                 generate_examples=False,
             ),
-            **problems(400, 401, 409, 422, 502, 503, 504),
+            **problems(400, 401, 403, 409, 422, 502, 503, 504),
         },
     )
     async def create_customer(
@@ -79,8 +81,9 @@ class CustomerController(Controller):
 
     @get(
         "/",
+        **requires("customers:read"),
         summary="Find customers by external id",
-        responses=problems(400, 401, 502, 503, 504),
+        responses=problems(400, 401, 403, 502, 503, 504),
     )
     async def find_customers(
         self,
@@ -92,16 +95,18 @@ class CustomerController(Controller):
 
     @get(
         "/{customer_id:uuid}",
+        **requires("customers:read"),
         summary="Get a customer",
-        responses=problems(400, 401, 404, 502, 503, 504),
+        responses=problems(400, 401, 403, 404, 502, 503, 504),
     )
     async def get_customer(self, services: ServicesDep, customer_id: CustomerId) -> CustomerView:
         return CustomerView.of(await services.calypso.get_customer(customer_id))
 
     @patch(
         "/{customer_id:uuid}",
+        **requires("customers:write"),
         summary="Update a customer's email or description",
-        responses=problems(400, 401, 404, 422, 502, 503, 504),
+        responses=problems(400, 401, 403, 404, 422, 502, 503, 504),
     )
     async def update_customer(
         self, services: ServicesDep, customer_id: CustomerId, data: JSONBody[CustomerUpdateRequest]
@@ -111,18 +116,20 @@ class CustomerController(Controller):
 
     @post(
         "/{customer_id:uuid}/block",
+        **requires("customers:write"),
         status_code=200,
         summary="Block a customer",
-        responses=problems(400, 401, 404, 422, 502, 503, 504),
+        responses=problems(400, 401, 403, 404, 422, 502, 503, 504),
     )
     async def block_customer(self, services: ServicesDep, customer_id: CustomerId) -> CustomerView:
         return CustomerView.of(await services.customers.block(customer_id))
 
     @post(
         "/{customer_id:uuid}/unblock",
+        **requires("customers:write"),
         status_code=200,
         summary="Unblock a customer",
-        responses=problems(400, 401, 404, 422, 502, 503, 504),
+        responses=problems(400, 401, 403, 404, 422, 502, 503, 504),
     )
     async def unblock_customer(
         self, services: ServicesDep, customer_id: CustomerId

@@ -9,6 +9,8 @@ import msgspec
 from litestar import Controller, Response, get, post
 from litestar.params import FromQuery, JSONBody, PathParameter, QueryParameter
 
+from bridge.api.access import CallerDep, requires
+from bridge.api.audit import audited
 from bridge.api.params import Cursor, before_first_entry
 from bridge.api.problems import problems
 from bridge.api.services import ServicesDep
@@ -37,13 +39,14 @@ class EventController(Controller):
 
     @get(
         "/",
+        **requires("events:read"),
         summary="Read the event log",
         description=(
             "Pass `nextCursor` back as `cursor` for the next page. Filters are applied while "
             "reading, at most 1,000 entries per request: a page can be short (even empty) "
             "and still have a `nextCursor`; `nextCursor` is null once the log is exhausted."
         ),
-        responses=problems(400, 401, 503),
+        responses=problems(400, 401, 403, 503),
     )
     async def list_events(
         self,
@@ -67,28 +70,33 @@ class EventController(Controller):
 
     @post(
         "/{event_id:str}/redeliver",
+        **requires("subscriptions:write"),
         status_code=202,
         summary="Deliver one event again",
         description=(
-            "To every enabled subscription that wants it, or only to `subscriptionId`. The "
-            "`webhook-id` stays the event id, so receivers recognise it."
+            "To every enabled subscription that wants it, or only to `subscriptionId`; a "
+            "token without `admin`, to its own subscriptions only. The `webhook-id` stays "
+            "the event id, so receivers recognise it."
         ),
-        responses=problems(400, 401, 404, 503),
+        responses=problems(400, 401, 403, 404, 503),
     )
     async def redeliver(
         self,
         services: ServicesDep,
+        caller: CallerDep,
         event_id: EventId,
         data: JSONBody[RedeliverRequest | None] = None,
     ) -> Response[Queued]:
         target = data.subscriptionId if data is not None else None
-        queued = await services.redelivery.redeliver(event_id, target)
+        queued = await services.redelivery.redeliver(event_id, target, owner=caller.owner_filter)
+        await audited(services, caller, "redeliver", target, event_id=event_id, queued=queued)
         return Response(Queued(queued, event_id), status_code=202)
 
     @get(
         "/{event_id:str}",
+        **requires("events:read"),
         summary="Get one event",
-        responses=problems(400, 401, 404, 503),
+        responses=problems(400, 401, 403, 404, 503),
     )
     async def get_event(self, services: ServicesDep, event_id: EventId) -> Event:
         stored = await services.events.get(event_id)

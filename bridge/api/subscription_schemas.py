@@ -96,6 +96,13 @@ class SubscriptionOut(msgspec.Struct, frozen=True):
     customerIds: list[str] | None = None
     disabledReason: str | None = None
     failingSince: str | None = None
+    owner: Annotated[
+        str | None,
+        msgspec.Meta(
+            description="The name of the token that made it; null if made before owners "
+            "were recorded (then only an admin token sees it)."
+        ),
+    ] = None
 
     @classmethod
     def of(cls, s: Subscription) -> SubscriptionOut:
@@ -111,6 +118,7 @@ class SubscriptionOut(msgspec.Struct, frozen=True):
             customerIds=s.customerIds,
             disabledReason=s.disabledReason,
             failingSince=None if s.failingSince is None else rfc3339_ms(s.failingSince),
+            owner=s.owner,
         )
 
 

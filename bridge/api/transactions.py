@@ -7,6 +7,7 @@ from typing import Annotated, Literal
 from litestar import Controller, get
 from litestar.params import FromQuery, QueryParameter
 
+from bridge.api.access import requires
 from bridge.api.params import CustomerId, TransactionId
 from bridge.api.problems import problems
 from bridge.api.schemas import CURRENCY_PATTERN, TransactionPageOut
@@ -24,8 +25,9 @@ class TransactionController(Controller):
 
     @get(
         "/customers/{customer_id:uuid}/transactions",
+        **requires("customers:read"),
         summary="List a customer's transactions, newest first by default",
-        responses=problems(400, 401, 404, 502, 503, 504),
+        responses=problems(400, 401, 403, 404, 502, 503, 504),
     )
     async def list_transactions(
         self,
@@ -63,8 +65,9 @@ class TransactionController(Controller):
 
     @get(
         "/transactions/{transaction_id:uuid}",
+        **requires("customers:read"),
         summary="Get one transaction",
-        responses=problems(400, 401, 404, 502, 503, 504),
+        responses=problems(400, 401, 403, 404, 502, 503, 504),
     )
     async def get_transaction(
         self, services: ServicesDep, transaction_id: TransactionId

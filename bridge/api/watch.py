@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from litestar import Controller, delete, get, put
 
+from bridge.api.access import requires
 from bridge.api.params import CustomerId
 from bridge.api.problems import problems
 from bridge.api.schemas import WatchStatus
@@ -26,15 +27,21 @@ class WatchController(Controller):
     tags = ("watch",)
 
     # 404 without a lookup: a customer id that is not a UUID matches no route.
-    @get("/", summary="Is the customer watched?", responses=problems(400, 401, 404, 503))
+    @get(
+        "/",
+        **requires("customers:read"),
+        summary="Is the customer watched?",
+        responses=problems(400, 401, 403, 404, 503),
+    )
     async def watch_status(self, services: ServicesDep, customer_id: CustomerId) -> WatchStatus:
         return _status(customer_id, await services.watchlist.get(str(customer_id)))
 
     @put(
         "/",
+        **requires("customers:write"),
         summary="Watch a customer's transactions",
         description="The customer must exist at Calypso; watching twice changes nothing.",
-        responses=problems(400, 401, 404, 502, 503, 504),
+        responses=problems(400, 401, 403, 404, 502, 503, 504),
     )
     async def watch(self, services: ServicesDep, customer_id: CustomerId) -> WatchStatus:
         await services.calypso.get_customer(customer_id)
@@ -44,9 +51,10 @@ class WatchController(Controller):
 
     @delete(
         "/",
+        **requires("customers:write"),
         status_code=200,
         summary="Stop watching a customer",
-        responses=problems(400, 401, 404, 503),
+        responses=problems(400, 401, 403, 404, 503),
     )
     async def unwatch(self, services: ServicesDep, customer_id: CustomerId) -> WatchStatus:
         await services.watchlist.unwatch(str(customer_id))

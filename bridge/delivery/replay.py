@@ -98,22 +98,22 @@ class Redelivery:
             )
         return queued
 
-    async def redeliver(self, event_id: str, subscription_id: str | None = None) -> int:
+    async def redeliver(
+        self, event_id: str, subscription_id: str | None = None, *, owner: str | None = None
+    ) -> int:
         """Queue one event again for every enabled subscription that wants it, or for the
-        one named (enabled or not); how many deliveries were queued."""
+        one named (enabled or not); how many deliveries were queued. With ``owner``, only
+        that token's subscriptions count: another's is as unknown as a missing one."""
         stored = await self._events.get(event_id)
         if stored is None:
-            return await self._redeliver_kept(event_id, subscription_id)
+            return await self._redeliver_kept(event_id, subscription_id, owner)
         if subscription_id is not None:
-            target = await self._subscriptions.get(subscription_id)
-            if target is None:
-                raise SubscriptionNotFound(subscription_id)
-            targets = [target]
+            targets = [await self._named(subscription_id, owner)]
         else:
             targets = [
                 s
                 for s in await self._subscriptions.all()
-                if s.enabled and matches(s, stored.type, stored.customer_id)
+                if s.enabled and _owned(s, owner) and matches(s, stored.type, stored.customer_id)
             ]
         queued = 0
         for target in targets:
@@ -121,15 +121,23 @@ class Redelivery:
             queued += await self._deliveries.enqueue(target.id, event_id, state)
         return queued
 
-    async def _redeliver_kept(self, event_id: str, subscription_id: str | None) -> int:
+    async def _named(self, subscription_id: str, owner: str | None) -> Subscription:
+        target = await self._subscriptions.get(subscription_id)
+        if target is None or not _owned(target, owner):
+            raise SubscriptionNotFound(subscription_id)
+        return target
+
+    async def _redeliver_kept(
+        self, event_id: str, subscription_id: str | None, owner: str | None
+    ) -> int:
         """The event has left the stream: queue its dead letters again (of the subscription
         named, or of every enabled one) from the bytes they kept."""
         if subscription_id is not None:
-            if await self._subscriptions.get(subscription_id) is None:
-                raise SubscriptionNotFound(subscription_id)
-            targets = [subscription_id]
+            targets = [(await self._named(subscription_id, owner)).id]
         else:
-            targets = [s.id for s in await self._subscriptions.all() if s.enabled]
+            targets = [
+                s.id for s in await self._subscriptions.all() if s.enabled and _owned(s, owner)
+            ]
         queued = 0
         for target in targets:
             letter = await self._deliveries.dead_letter(target, event_id)
@@ -147,6 +155,10 @@ class Redelivery:
         state = DeliveryState(kind, body=msgspec.json.encode(event))
         await self._deliveries.enqueue(subscription.id, event.id, state)
         return event.id
+
+
+def _owned(subscription: Subscription, owner: str | None) -> bool:
+    return owner is None or subscription.owner == owner
 
 
 def _state(subscription: Subscription, stored: StoredEvent) -> DeliveryState:

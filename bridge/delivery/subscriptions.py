@@ -70,6 +70,9 @@ class Subscription(msgspec.Struct, frozen=True, kw_only=True):
     previousSecret: str | None = None
     previousSecretExpiresAt: int | None = None
     ordering: Ordering = "none"
+    # The name of the token that made it; None for subscriptions made before owners were
+    # recorded, which only an admin token sees.
+    owner: str | None = None
     # Filled from the side hashes when read; never stored in the record itself.
     disabledReason: str | None = None
     failingSince: int | None = None
@@ -137,6 +140,7 @@ class SubscriptionStore:
         event_types: Sequence[str] | None = None,
         customer_ids: Sequence[str] | None = None,
         ordering: Ordering = "none",
+        owner: str | None = None,
     ) -> Subscription:
         now = _now_ms()
         subscription = Subscription(
@@ -149,6 +153,7 @@ class SubscriptionStore:
             eventTypes=list(event_types) if event_types else None,
             customerIds=list(customer_ids) if customer_ids else None,
             ordering=ordering,
+            owner=owner,
         )
         await self._redis.hset(
             self._keys.subscriptions, subscription.id, self._stored(subscription)

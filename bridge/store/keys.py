@@ -144,3 +144,8 @@ class Keys:
     def attempts(self, subscription_id: str) -> str:
         """Stream: the attempt log of one subscription, newest last."""
         return f"{self.base}:sub:{subscription_id}:attempts"
+
+    @property
+    def audit(self) -> str:
+        """Stream: every change a caller made to a subscription (capped), newest last."""
+        return f"{self.base}:audit"
