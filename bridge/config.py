@@ -188,7 +188,9 @@ class Settings:
                 "BRIDGE_WEBHOOK_RETRY_SCHEDULE", _schedule, cls.webhook_retry_schedule
             ),
             webhook_allow_http=r.optional("BRIDGE_WEBHOOK_ALLOW_HTTP", _bool, False),
-            webhook_allowed_networks=r.optional("BRIDGE_WEBHOOK_ALLOWED_NETWORKS", _networks, ()),
+            webhook_allowed_networks=r.optional(
+                "BRIDGE_WEBHOOK_ALLOWED_NETWORKS", _networks, cls.webhook_allowed_networks
+            ),
             webhook_timeout=r.optional(
                 "BRIDGE_WEBHOOK_TIMEOUT", _positive_duration, cls.webhook_timeout
             ),
