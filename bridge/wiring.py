@@ -41,8 +41,8 @@ from bridge.events.stream import EventLog
 from bridge.faults import FaultHook
 from bridge.heartbeats import Heartbeats
 from bridge.intents import IntentLog
-from bridge.metrics import Metrics, UpstreamMetrics
-from bridge.poller.discipline import PollerHooks
+from bridge.metrics import Metrics
+from bridge.poller.discipline import ApiHooks, PollerHooks
 from bridge.poller.poll import CustomerPoller
 from bridge.poller.ratelimit import UpstreamRateLimit
 from bridge.poller.runner import PollRunner, PollTuning
@@ -69,16 +69,21 @@ UpstreamFor = Callable[["Components"], UpstreamHooks]
 
 
 def measured(components: Components) -> UpstreamHooks:
-    """The API's Calypso calls: measured, never held back (a caller is waiting)."""
-    return UpstreamMetrics(components.metrics)
+    """The API's Calypso calls: within the account's rate limit but booked ahead of the
+    worker's (a caller is waiting), paused by a 429, and measured."""
+    return ApiHooks(_rate_limit(components), components.metrics)
 
 
 def rate_limited(components: Components) -> UpstreamHooks:
-    """The worker's: within the account-wide rate limit, paused by a 429, and measured."""
-    limit = UpstreamRateLimit(
+    """The worker's: within the account's rate limit, yielding to API calls, paused by a
+    429, and measured."""
+    return PollerHooks(_rate_limit(components), components.metrics)
+
+
+def _rate_limit(components: Components) -> UpstreamRateLimit:
+    return UpstreamRateLimit(
         components.redis, components.keys, per_second=components.account.rate_limit
     )
-    return PollerHooks(limit, components.metrics)
 
 
 class Components:
