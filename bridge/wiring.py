@@ -129,7 +129,8 @@ class Components:
 
     @property
     def metrics(self) -> Metrics:
-        return self.shared.metrics
+        """The process's metrics, recording with this account's label."""
+        return self.shared.metrics.for_account(self.account.id)
 
     @property
     def heartbeats(self) -> Heartbeats:

@@ -95,8 +95,8 @@ class Worker:
         if self.settings.metrics_port:
             probes = WorkerProbes(
                 self.redis,
-                self.keys,
-                self.metrics,
+                [account.components.keys for account in self.accounts.values()],
+                self.deployment.shared.metrics,
                 host=self.settings.http_host,
                 port=self.settings.metrics_port,
                 heartbeats=self.components.heartbeats,
