@@ -9,7 +9,7 @@ from typing import Any, Final
 
 from litestar.connection import ASGIConnection
 
-__all__ = ["SCOPES", "Caller", "account_of", "caller_of"]
+__all__ = ["SCOPES", "Caller", "account_of", "caller_of", "configured_accounts"]
 
 SCOPES: Final = (
     "customers:read",
@@ -38,3 +38,10 @@ def caller_of(connection: ASGIConnection[Any, Any, Any, Any]) -> Caller:
 def account_of(connection: ASGIConnection[Any, Any, Any, Any]) -> str:
     account: str = connection.state["account"]
     return account
+
+
+def configured_accounts(connection: ASGIConnection[Any, Any, Any, Any]) -> tuple[str, ...]:
+    """The ids (lower-case ``0x…``) of every account this bridge serves, in configured order:
+    what a guard chooses from (a token's accounts, the ``Calypso-Account`` header)."""
+    accounts: dict[str, Any] = connection.app.state.deployment.accounts
+    return tuple(accounts)

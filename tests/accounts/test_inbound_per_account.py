@@ -4,11 +4,13 @@ with that account's own webhook secret."""
 from __future__ import annotations
 
 import uuid
+from typing import Any
 
 import httpx
-from litestar import Litestar
+from litestar import Litestar, Request
 from litestar.testing import AsyncTestClient
 
+from bridge.api.access import configured_accounts
 from bridge.calypso.signing import sign
 from bridge.store.connection import RedisClient
 from bridge.store.keys import Keys
@@ -94,3 +96,11 @@ async def test_one_account_takes_webhooks_at_both_paths(api: Client, redis: Redi
     assert await watched(redis, ACCOUNT, second)
     unknown = await post_hint(api, f"/v1/calypso/webhooks/{UNKNOWN}", body, INBOUND_SECRET)
     assert assert_problem(unknown, 404)["code"] == "account_not_found"
+
+
+async def test_the_guard_can_list_the_configured_accounts(
+    two_api: Client, accounts: tuple[AccountSetup, AccountSetup]
+) -> None:
+    app = two_api.app
+    request = Request[Any, Any, Any](scope={"type": "http", "litestar_app": app, "state": {}})  # type: ignore[arg-type]
+    assert configured_accounts(request) == tuple(a.id for a in accounts)
