@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import asyncio
 
+from bridge.errors import BridgeError
 from bridge.store.connection import RedisClient
 from bridge.store.keys import Keys
 from bridge.store.scripts import RATE_ACQUIRE, RATE_BOOK, RATE_PAUSE, Script
@@ -24,7 +25,7 @@ from bridge.store.scripts import RATE_ACQUIRE, RATE_BOOK, RATE_PAUSE, Script
 __all__ = ["SlotTooFar", "UpstreamRateLimit"]
 
 
-class SlotTooFar(Exception):
+class SlotTooFar(BridgeError):
     """The account's next free upstream slot is further away than the caller may wait."""
 
     def __init__(self, wait: float) -> None:
