@@ -13,9 +13,10 @@ import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TypeVar
+from typing import Any, TypeVar
 from urllib.parse import urlsplit
 
+from bridge.accounts import Account, parse_accounts
 from bridge.calypso.endpoints import ENDPOINTS
 from bridge.calypso.models import ACCOUNT_PATTERN
 from bridge.durations import parse_duration
@@ -30,6 +31,13 @@ T = TypeVar("T")
 
 LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")
 LOG_FORMATS = ("json", "console")
+# The variables of a one-account deployment; BRIDGE_ACCOUNTS replaces all of them.
+SINGLE_ACCOUNT = (
+    "BRIDGE_CALYPSO_ACCOUNT",
+    "BRIDGE_CALYPSO_API_KEY",
+    "BRIDGE_CALYPSO_API_SECRET",
+    "BRIDGE_CALYPSO_WEBHOOK_SECRET",
+)
 
 
 class ConfigError(BridgeError):
@@ -42,9 +50,14 @@ class ConfigError(BridgeError):
 
 @dataclass(frozen=True, kw_only=True)
 class Settings:
-    calypso_account: str
-    calypso_api_key: str = field(repr=False)
-    calypso_api_secret: str = field(repr=False)
+    """The process's configuration. ``accounts`` is never empty: without ``BRIDGE_ACCOUNTS``
+    it holds the one account of the ``calypso_*`` fields; with it, those fields mirror the
+    first account (development mode and one-account code paths read them)."""
+
+    calypso_account: str = ""
+    calypso_api_key: str = field(default="", repr=False)
+    calypso_api_secret: str = field(default="", repr=False)
+    accounts: tuple[Account, ...] = ()
     # Plain tokens (every scope, every account) and named, scoped ones (bridge.tokens).
     api_tokens: tuple[str, ...] = field(default=(), repr=False)
     tokens: tuple[TokenGrant, ...] = ()
@@ -88,14 +101,51 @@ class Settings:
     log_level: str = "INFO"
     log_format: str = "json"
 
+    def __post_init__(self) -> None:
+        if not self.accounts:
+            if not self.calypso_account:
+                raise ValueError("Settings needs calypso_account or accounts")
+            one = Account(
+                id=self.calypso_account.lower(),
+                api_key=self.calypso_api_key,
+                api_secret=self.calypso_api_secret,
+                webhook_secret=self.calypso_webhook_secret,
+                base_url=self.calypso_base_url,
+                rate_limit=self.upstream_rate_limit,
+            )
+            object.__setattr__(self, "accounts", (one,))
+        first = self.accounts[0]
+        object.__setattr__(self, "calypso_account", first.id)
+        object.__setattr__(self, "calypso_api_key", first.api_key)
+        object.__setattr__(self, "calypso_api_secret", first.api_secret)
+        object.__setattr__(self, "calypso_webhook_secret", first.webhook_secret)
+
+    def account(self, account_id: str) -> Account | None:
+        """The configured account of that id (any case), or None."""
+        wanted = account_id.lower()
+        return next((a for a in self.accounts if a.id == wanted), None)
+
     @classmethod
     def from_env(cls, environ: Mapping[str, str]) -> Settings:
         r = _Reader(environ)
-        account = r.required("BRIDGE_CALYPSO_ACCOUNT", _account)
-        api_key = r.required("BRIDGE_CALYPSO_API_KEY", _non_empty, secret=True)
-        api_secret = r.required("BRIDGE_CALYPSO_API_SECRET", _non_empty, secret=True)
+        base_url = r.optional("BRIDGE_CALYPSO_BASE_URL", _http_url, cls.calypso_base_url)
+        rate_limit = r.optional(
+            "BRIDGE_UPSTREAM_RATE_LIMIT", _positive_number, cls.upstream_rate_limit
+        )
+        accounts = _accounts(r, base_url, rate_limit)
+        if accounts is None:
+            account = r.required("BRIDGE_CALYPSO_ACCOUNT", _account)
+            api_key = r.required("BRIDGE_CALYPSO_API_KEY", _non_empty, secret=True)
+            api_secret = r.required("BRIDGE_CALYPSO_API_SECRET", _non_empty, secret=True)
+            webhook_secret = r.optional(
+                "BRIDGE_CALYPSO_WEBHOOK_SECRET", _non_empty, None, secret=True
+            )
+            accounts = ()
+        else:
+            account, api_key, api_secret, webhook_secret = "", "", "", None
         tokens = r.optional("BRIDGE_API_TOKENS", _tokens, tuple[str, ...](), secret=True)
-        named = _named_tokens(r, tokens, account)
+        served = [a.id for a in accounts] if accounts else [account] if account else []
+        named = _named_tokens(r, tokens, served)
         secrets_keys = r.required("BRIDGE_SECRETS_KEYS", KeyRing.parse, secret=True)
         redis_url = r.optional("BRIDGE_REDIS_URL", _redis_url, cls.redis_url, secret=True)
         cluster = r.optional("BRIDGE_REDIS_CLUSTER", _bool, False)
@@ -105,10 +155,12 @@ class Settings:
             r.problems.append(
                 "BRIDGE_POLL_IDLE_INTERVAL: must not be shorter than BRIDGE_POLL_HOT_INTERVAL"
             )
-        settings = cls(
+        # Every value read first, so every problem is reported, before one is built.
+        values: dict[str, Any] = dict(
             calypso_account=account,
             calypso_api_key=api_key,
             calypso_api_secret=api_secret,
+            accounts=accounts,
             api_tokens=tokens,
             secrets_keys=secrets_keys,
             tokens=named,
@@ -122,13 +174,11 @@ class Settings:
                 "BRIDGE_REDIS_WAIT_TIMEOUT", _positive_duration, cls.redis_wait_timeout
             ),
             key_prefix=r.optional("BRIDGE_KEY_PREFIX", _key_prefix, cls.key_prefix),
-            calypso_base_url=r.optional("BRIDGE_CALYPSO_BASE_URL", _http_url, cls.calypso_base_url),
+            calypso_base_url=base_url,
             calypso_timeout=r.optional(
                 "BRIDGE_CALYPSO_TIMEOUT", _positive_duration, cls.calypso_timeout
             ),
-            calypso_webhook_secret=r.optional(
-                "BRIDGE_CALYPSO_WEBHOOK_SECRET", _non_empty, None, secret=True
-            ),
+            calypso_webhook_secret=webhook_secret,
             http_host=r.optional("BRIDGE_HTTP_HOST", _non_empty, cls.http_host),
             http_port=r.optional("BRIDGE_HTTP_PORT", _port, cls.http_port),
             metrics_port=r.optional("BRIDGE_METRICS_PORT", _port_or_off, cls.metrics_port),
@@ -144,14 +194,14 @@ class Settings:
             poll_address_hot_for=r.optional(
                 "BRIDGE_POLL_ADDRESS_HOT_FOR", _positive_duration, cls.poll_address_hot_for
             ),
-            upstream_rate_limit=r.optional(
-                "BRIDGE_UPSTREAM_RATE_LIMIT", _positive_number, cls.upstream_rate_limit
-            ),
+            upstream_rate_limit=rate_limit,
             webhook_retry_schedule=r.optional(
                 "BRIDGE_WEBHOOK_RETRY_SCHEDULE", _schedule, cls.webhook_retry_schedule
             ),
             webhook_allow_http=r.optional("BRIDGE_WEBHOOK_ALLOW_HTTP", _bool, False),
-            webhook_allowed_networks=r.optional("BRIDGE_WEBHOOK_ALLOWED_NETWORKS", _networks, ()),
+            webhook_allowed_networks=r.optional(
+                "BRIDGE_WEBHOOK_ALLOWED_NETWORKS", _networks, cls.webhook_allowed_networks
+            ),
             webhook_timeout=r.optional(
                 "BRIDGE_WEBHOOK_TIMEOUT", _positive_duration, cls.webhook_timeout
             ),
@@ -190,7 +240,7 @@ class Settings:
         )
         if r.problems:
             raise ConfigError(r.problems)
-        return settings
+        return cls(**values)
 
     @property
     def grants(self) -> tuple[TokenGrant, ...]:
@@ -249,7 +299,7 @@ class _Reader:
 
 
 def _named_tokens(
-    r: _Reader, plain: tuple[str, ...] | None, account: str | None
+    r: _Reader, plain: tuple[str, ...] | None, served: list[str]
 ) -> tuple[TokenGrant, ...]:
     """``BRIDGE_TOKENS`` (TOML of ``[[token]]`` tables), checked against the plain tokens
     and the configured accounts; at least one token of either kind is required."""
@@ -266,8 +316,7 @@ def _named_tokens(
             )
         return ()
     grants, problems = read_tokens(raw, source)
-    # Until several accounts are configured, the one account is every account there is.
-    problems += check_accounts(grants, [account] if account else [], source)
+    problems += check_accounts(grants, served, source)
     for grant in plain_grants(plain or ()):
         for named in grants:
             if named.digest == grant.digest:
@@ -286,6 +335,42 @@ def _named_tokens(
 
 def _mentions(r: _Reader, name: str) -> bool:
     return any(p.startswith(name) for p in r.problems)
+
+
+def _accounts(r: _Reader, base_url: str, rate_limit: float) -> tuple[Account, ...] | None:
+    """The accounts of ``BRIDGE_ACCOUNTS`` (or its file); None when neither is set."""
+    text = r.environ.get("BRIDGE_ACCOUNTS")
+    path = r.environ.get("BRIDGE_ACCOUNTS_FILE")
+    if text is None and path is None:
+        return None
+    both = [n for n in SINGLE_ACCOUNT if n in r.environ or f"{n}_FILE" in r.environ]
+    if both:
+        r.problems.append(
+            f"BRIDGE_ACCOUNTS: set either BRIDGE_ACCOUNTS or {', '.join(both)}, not both"
+        )
+    if text is not None and path is not None:
+        r.problems.append("BRIDGE_ACCOUNTS: set either BRIDGE_ACCOUNTS or BRIDGE_ACCOUNTS_FILE")
+        return ()
+    source = "BRIDGE_ACCOUNTS"
+    if path is not None:
+        source = path
+        try:
+            text = Path(path).read_text(encoding="utf-8")
+        except OSError as exc:
+            r.problems.append(f"BRIDGE_ACCOUNTS_FILE: cannot read {path!r}: {exc.strerror}")
+            return ()
+        except UnicodeDecodeError:
+            r.problems.append(f"BRIDGE_ACCOUNTS_FILE: {path!r} is not UTF-8 text")
+            return ()
+    # A bad global default is reported once, by its own variable, not once per account.
+    accounts, problems = parse_accounts(
+        text or "",
+        source=source,
+        base_url=base_url or Settings.calypso_base_url,
+        rate_limit=rate_limit or Settings.upstream_rate_limit,
+    )
+    r.problems.extend(problems)
+    return accounts
 
 
 def _faults(r: _Reader) -> frozenset[str]:
@@ -316,7 +401,7 @@ def _non_empty(value: str) -> str:
 def _account(value: str) -> str:
     if not re.fullmatch(ACCOUNT_PATTERN, value):
         raise ValueError(f"{value!r} is not a Calypso account (0x followed by 40 hex digits)")
-    return value
+    return value.lower()
 
 
 def _tokens(value: str) -> tuple[str, ...]:

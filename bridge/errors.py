@@ -26,6 +26,8 @@
     │                               (delivery.subscriptions)
     ├── WriteNotReplicated          no replica acknowledged an intent in time, so the
     │                               upstream call was not made (store.replication)
+    ├── SlotTooFar                  an account's next upstream slot is further away than
+    │                               an API caller may wait (poller.ratelimit)
     ├── TransactionContended        a transaction kept changing under concurrent pollers
     │                               (poller.poll)
     ├── ExternalIdInFlight          another create with this externalId holds its lock

@@ -22,10 +22,19 @@ class Heartbeats:
         self._slack = slack
         self._clock = clock
         self._due: dict[str, float] = {}
+        self._prefix = ""
+
+    def scoped(self, name: str) -> Heartbeats:
+        """The same heartbeats with loop names prefixed by ``name:`` (one account's loops),
+        so a stuck loop of one account is not hidden by another account's loop of its kind."""
+        view = Heartbeats(slack=self._slack, clock=self._clock)
+        view._due = self._due
+        view._prefix = f"{self._prefix}{name}:"
+        return view
 
     def beat(self, loop: str, *, every: float) -> None:
         """``loop`` came round, and means to again within ``every`` seconds."""
-        self._due[loop] = self._clock() + every + self._slack
+        self._due[self._prefix + loop] = self._clock() + every + self._slack
 
     def stalled(self) -> list[str]:
         """The loops overdue, oldest first; empty while the worker is live."""

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+from collections.abc import Sequence
 
 from aiohttp import web
 from redis.exceptions import RedisError
@@ -28,7 +29,7 @@ class WorkerProbes:
     def __init__(
         self,
         redis: RedisClient,
-        keys: Keys,
+        keys: Keys | Sequence[Keys],
         metrics: Metrics,
         *,
         host: str,
@@ -37,7 +38,8 @@ class WorkerProbes:
     ) -> None:
         self._redis = redis
         self._heartbeats = heartbeats or Heartbeats()
-        self._keys = keys
+        # Every account's backlog is read into the gauges of that account.
+        self._keys = [keys] if isinstance(keys, Keys) else list(keys)
         self._metrics = metrics
         self._host = host
         self._port = port
@@ -75,7 +77,8 @@ class WorkerProbes:
     async def _scrape(self, _: web.Request) -> web.Response:
         # Without Redis the process's own metrics are still worth serving.
         with contextlib.suppress(RedisError):
-            await self._metrics.refresh_backlog(self._redis, self._keys)
+            for keys in self._keys:
+                await self._metrics.refresh_backlog(self._redis, keys)
         return web.Response(body=self._metrics.exposition(), headers={"Content-Type": _PROMETHEUS})
 
 

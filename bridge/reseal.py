@@ -117,16 +117,16 @@ def _run(args: argparse.Namespace) -> int:
 
 
 async def _reseal(settings: Settings, out: TextIO) -> int:
-    from bridge.wiring import Components
+    from bridge.deployment import Deployment
 
-    components = Components(settings)
+    deployment = Deployment(settings)
     try:
-        reports = await reseal_accounts({settings.calypso_account: components.subscriptions})
+        reports = await reseal_accounts({c.keys.account: c.subscriptions for c in deployment})
     except RedisError as exc:
         print(f"bridge: Redis failed during the reseal: {type(exc).__name__}", file=sys.stderr)
         return 1
     finally:
-        await components.aclose()
+        await deployment.aclose()
     for report in reports:
         print(report.summary(), file=out)
         for line in [*report.unreadable, *report.contended]:

@@ -1,10 +1,16 @@
 """Every component of a bridge process, built from ``Settings`` in one place.
 
-The API and the worker take their Redis client, stores, queue, Calypso client and sender
-from the same :class:`Components`, so a new setting or dependency is wired once. Each
-component is built on first use and kept: a process builds only what it uses, and
-:meth:`Components.aclose` closes every client it built. What differs between the two
-processes is a parameter, not a copy: how the Calypso client paces itself (``upstream``).
+A process serves every configured Calypso account. What it holds once is
+:class:`bridge.shared.Shared` (the Redis client, webhook sender, metrics, heartbeats); what
+belongs to one account is its :class:`Components` (keys, Calypso client with its own
+credentials and base URL, event log, schedule, subscriptions, deliveries, rate limit...). A
+:class:`bridge.deployment.Deployment` holds the shared clients and one ``Components`` per
+account, and closes them all.
+
+The API and the worker take their components from the same factories, so a new setting or
+dependency is wired once. Each component is built on first use and kept: a process builds
+only what it uses. What differs between the two processes is a parameter, not a copy: how
+the Calypso client paces itself (``upstream``).
 
 The worker's own loops, :func:`poll_runner` and :func:`dispatcher`, are built here too,
 from the same components.
@@ -15,6 +21,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from functools import cached_property
 
+from bridge.accounts import Account
 from bridge.addresses import AddressService
 from bridge.calypso.client import CalypsoClient
 from bridge.calypso.hooks import UpstreamHooks
@@ -36,92 +43,121 @@ from bridge.events.stream import EventLog
 from bridge.faults import FaultHook
 from bridge.heartbeats import Heartbeats
 from bridge.intents import IntentLog
-from bridge.metrics import Metrics, UpstreamMetrics
-from bridge.poller.discipline import PollerHooks
+from bridge.metrics import Metrics
+from bridge.poller.discipline import ApiHooks, PollerHooks
 from bridge.poller.poll import CustomerPoller
 from bridge.poller.ratelimit import UpstreamRateLimit
 from bridge.poller.runner import PollRunner, PollTuning
 from bridge.poller.schedule import PollSchedule
 from bridge.poller.watchlist import WatchList
 from bridge.recovery import IntentRecovery
-from bridge.store.connection import RedisClient, connect
+from bridge.shared import Shared
+from bridge.store.connection import RedisClient
 from bridge.store.durability import check_durability
 from bridge.store.idempotency import IdempotencyStore
 from bridge.store.keys import Keys
 from bridge.store.replication import ReplicatedWrites
 
-__all__ = ["Components", "UpstreamFor", "dispatcher", "measured", "poll_runner", "rate_limited"]
+__all__ = [
+    "Components",
+    "UpstreamFor",
+    "dispatcher",
+    "measured",
+    "poll_runner",
+    "rate_limited",
+]
 
 UpstreamFor = Callable[["Components"], UpstreamHooks]
 
 
 def measured(components: Components) -> UpstreamHooks:
-    """The API's Calypso calls: measured, never held back (a caller is waiting)."""
-    return UpstreamMetrics(components.metrics)
+    """The API's Calypso calls: within the account's rate limit but booked ahead of the
+    worker's (a caller is waiting), paused by a 429, and measured."""
+    return ApiHooks(_rate_limit(components), components.metrics)
 
 
 def rate_limited(components: Components) -> UpstreamHooks:
-    """The worker's: within the account-wide rate limit, paused by a 429, and measured."""
-    limit = UpstreamRateLimit(
-        components.redis, components.keys, per_second=components.settings.upstream_rate_limit
+    """The worker's: within the account's rate limit, yielding to API calls, paused by a
+    429, and measured."""
+    return PollerHooks(_rate_limit(components), components.metrics)
+
+
+def _rate_limit(components: Components) -> UpstreamRateLimit:
+    return UpstreamRateLimit(
+        components.redis, components.keys, per_second=components.account.rate_limit
     )
-    return PollerHooks(limit, components.metrics)
 
 
 class Components:
-    """The clients and stores of one process, each built once from the settings.
+    """The clients and stores of one Calypso account, each built once from the settings.
 
-    A plain class on purpose: Litestar hands dependency types to msgspec, which would try to
-    introspect a dataclass's fields.
+    ``account`` defaults to the first configured account and ``shared`` to clients of its
+    own (closed by :meth:`aclose`); a :class:`Deployment` passes both. A plain class on
+    purpose: Litestar hands dependency types to msgspec, which would try to introspect a
+    dataclass's fields.
     """
 
     def __init__(
         self,
         settings: Settings,
         *,
+        account: Account | None = None,
+        shared: Shared | None = None,
         upstream: UpstreamFor = measured,
         retry: RetryPolicy | None = None,
         metrics: Metrics | None = None,
         heartbeats: Heartbeats | None = None,
     ) -> None:
         self.settings = settings
-        self.metrics = metrics or Metrics()
-        self.heartbeats = heartbeats or Heartbeats()
+        self.account = account or settings.accounts[0]
+        self._owns_shared = shared is None
+        self.shared = shared or Shared(settings, metrics=metrics, heartbeats=heartbeats)
         self._upstream = upstream
         self._retry = retry
 
-    # -- clients (closed by aclose) ------------------------------------------------------
+    # -- shared clients (closed by whoever made the Shared) ------------------------------
 
-    @cached_property
+    @property
     def redis(self) -> RedisClient:
-        return connect(self.settings.redis_url, cluster=self.settings.redis_cluster)
+        return self.shared.redis
+
+    @property
+    def sender(self) -> Sender:
+        return self.shared.sender
+
+    @property
+    def url_policy(self) -> UrlPolicy:
+        return self.shared.url_policy
+
+    @property
+    def metrics(self) -> Metrics:
+        """The process's metrics, recording with this account's label."""
+        return self.shared.metrics.for_account(self.account.id)
+
+    @property
+    def heartbeats(self) -> Heartbeats:
+        return self.shared.heartbeats
+
+    # -- the account's own client (closed by aclose) -------------------------------------
 
     @cached_property
     def calypso(self) -> CalypsoClient:
-        s = self.settings
+        a = self.account
         return CalypsoClient(
-            base_url=s.calypso_base_url,
-            account=s.calypso_account,
-            api_key=s.calypso_api_key,
-            api_secret=s.calypso_api_secret,
-            timeout=s.calypso_timeout,
+            base_url=a.base_url,
+            account=a.id,
+            api_key=a.api_key,
+            api_secret=a.api_secret,
+            timeout=self.settings.calypso_timeout,
             retry=self._retry,
             hooks=self._upstream(self),
-        )
-
-    @cached_property
-    def sender(self) -> Sender:
-        return Sender(
-            self.url_policy,
-            timeout=self.settings.webhook_timeout,
-            connect_timeout=self.settings.webhook_connect_timeout,
         )
 
     # -- stores --------------------------------------------------------------------------
 
     @cached_property
     def keys(self) -> Keys:
-        return Keys(self.settings.key_prefix, self.settings.calypso_account)
+        return Keys(self.settings.key_prefix, self.account.id)
 
     @cached_property
     def events(self) -> EventLog:
@@ -188,10 +224,6 @@ class Components:
     def audit(self) -> AuditTrail:
         return AuditTrail(self.redis, self.keys)
 
-    @cached_property
-    def url_policy(self) -> UrlPolicy:
-        return UrlPolicy.from_settings(self.settings)
-
     # -- services ------------------------------------------------------------------------
 
     @cached_property
@@ -204,7 +236,7 @@ class Components:
             events=self.events,
             idempotency=self.idempotency,
             intents=self.intents,
-            account=self.settings.calypso_account,
+            account=self.account.id,
         )
 
     @cached_property
@@ -215,7 +247,7 @@ class Components:
             schedule=self.schedule,
             events=self.events,
             intents=self.intents,
-            account=self.settings.calypso_account,
+            account=self.account.id,
             hot_for=self.settings.poll_address_hot_for,
         )
 
@@ -238,8 +270,16 @@ class Components:
             self.events,
             self.subscriptions,
             self.deliveries,
-            account=self.settings.calypso_account,
+            account=self.account.id,
         )
+
+    @property
+    def loop_heartbeats(self) -> Heartbeats:
+        """The heartbeats of this account's loops: named by the account when the process
+        serves several."""
+        if len(self.settings.accounts) == 1:
+            return self.heartbeats
+        return self.heartbeats.scoped(self.account.id)
 
     async def check_redis(self) -> list[str]:
         """At start: warn about a Redis that does not keep its data (or refuse to start on it
@@ -247,18 +287,13 @@ class Components:
         return await check_durability(self.redis, require=self.settings.redis_require_durable)
 
     async def aclose(self) -> None:
-        """Close the clients this process built, the Redis client last (others use it)."""
-        built = vars(self)
+        """Close the account's Calypso client, and the shared clients if they are its own."""
         try:
-            if "sender" in built:
-                await self.sender.aclose()
+            if "calypso" in vars(self):
+                await self.calypso.aclose()
         finally:
-            try:
-                if "calypso" in built:
-                    await self.calypso.aclose()
-            finally:
-                if "redis" in built:
-                    await self.redis.aclose()
+            if self._owns_shared:
+                await self.shared.aclose()
 
 
 def poll_runner(components: Components, worker_id: str) -> PollRunner:
@@ -268,7 +303,7 @@ def poll_runner(components: Components, worker_id: str) -> PollRunner:
         redis=c.redis,
         keys=c.keys,
         schedule=c.schedule,
-        poller=CustomerPoller(c.calypso, c.events, s.calypso_account),
+        poller=CustomerPoller(c.calypso, c.events, c.account.id),
         metrics=c.metrics,
         tuning=PollTuning(
             hot_interval=s.poll_hot_interval,
@@ -277,7 +312,7 @@ def poll_runner(components: Components, worker_id: str) -> PollRunner:
             concurrency=s.poll_concurrency,
             grace=s.shutdown_grace,
         ),
-        heartbeats=c.heartbeats,
+        heartbeats=c.loop_heartbeats,
     )
 
 
@@ -301,5 +336,5 @@ def dispatcher(components: Components, worker_id: str) -> Dispatcher:
             disable_after=s.webhook_disable_after,
             grace=s.shutdown_grace,
         ),
-        heartbeats=c.heartbeats,
+        heartbeats=c.loop_heartbeats,
     )

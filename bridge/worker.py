@@ -1,8 +1,11 @@
 """A worker process (``bridge worker``): the poller, the webhook dispatcher, and the
-periodic removal of dead letters past their retention.
+periodic removal of dead letters past their retention, for every configured account.
 
-Both parts share the process's components (one Redis client, one metrics registry, see
-:mod:`bridge.wiring`); they meet only in the event stream.
+Every account has its own loops (poller, dispatcher, retention, recovery), each with its own
+concurrency, leases, Calypso client and rate limit, so one account's backlog or upstream
+outage only ever slows its own loops: the others keep their polls and deliveries. The loops
+share the process's clients (one Redis client, one sender, one metrics registry, see
+:mod:`bridge.deployment`); poller and dispatcher meet only in the event stream.
 """
 
 from __future__ import annotations
@@ -14,19 +17,46 @@ import socket
 
 from bridge.calypso.retry import RetryPolicy
 from bridge.config import Settings
+from bridge.delivery.dispatcher import Dispatcher
+from bridge.delivery.retention import DeadLetterRetention
+from bridge.deployment import Deployment
 from bridge.heartbeats import Heartbeats
 from bridge.metrics import Metrics
+from bridge.poller.runner import PollRunner
 from bridge.probes import WorkerProbes
+from bridge.recovery import IntentRecovery
 from bridge.wiring import Components, dispatcher, poll_runner, rate_limited
 
-__all__ = ["Worker"]
+__all__ = ["AccountLoops", "Worker"]
 
 
 def worker_name() -> str:
     return f"{socket.gethostname()}:{os.getpid()}:{secrets.token_hex(3)}"
 
 
+class AccountLoops:
+    """One account's loops in a worker."""
+
+    def __init__(self, components: Components, worker_id: str) -> None:
+        self.components = components
+        self.polls: PollRunner = poll_runner(components, worker_id)
+        self.dispatcher: Dispatcher = dispatcher(components, worker_id)
+        self.dead_letter_retention: DeadLetterRetention = components.dead_letter_retention
+        self.recovery: IntentRecovery = components.recovery
+
+    def tasks(self, stop: asyncio.Event) -> list[asyncio.Task[None]]:
+        return [
+            asyncio.create_task(self.polls.run(stop)),
+            asyncio.create_task(self.dispatcher.run(stop)),
+            asyncio.create_task(self.dead_letter_retention.run(stop)),
+            asyncio.create_task(self.recovery.run(stop)),
+        ]
+
+
 class Worker:
+    """Serves every configured account; the attributes after ``deployment`` are the first
+    account's (the only one in a one-account deployment)."""
+
     def __init__(
         self,
         settings: Settings,
@@ -37,10 +67,16 @@ class Worker:
         heartbeats: Heartbeats | None = None,
     ) -> None:
         self.settings = settings
-        self.components = Components(
+        self.name = name or worker_name()
+        self.deployment = Deployment(
             settings, upstream=rate_limited, retry=retry, metrics=metrics, heartbeats=heartbeats
         )
-        c = self.components
+        self.accounts = {
+            account: AccountLoops(components, self.name)
+            for account, components in self.deployment.accounts.items()
+        }
+        first = next(iter(self.accounts.values()))
+        self.components = c = first.components
         self.metrics = c.metrics
         self.redis = c.redis
         self.keys = c.keys
@@ -50,29 +86,23 @@ class Worker:
         self.subscriptions = c.subscriptions
         self.deliveries = c.deliveries
         self.sender = c.sender
-        self.name = name or worker_name()
-        self.polls = poll_runner(c, self.name)
-        self.dispatcher = dispatcher(c, self.name)
-        self.dead_letter_retention = c.dead_letter_retention
+        self.polls = first.polls
+        self.dispatcher = first.dispatcher
+        self.dead_letter_retention = first.dead_letter_retention
 
     async def run(self, stop: asyncio.Event) -> None:
         probes = None
         if self.settings.metrics_port:
             probes = WorkerProbes(
                 self.redis,
-                self.keys,
-                self.metrics,
+                [account.components.keys for account in self.accounts.values()],
+                self.deployment.shared.metrics,
                 host=self.settings.http_host,
                 port=self.settings.metrics_port,
                 heartbeats=self.components.heartbeats,
             )
             await probes.start()
-        loops = [
-            asyncio.create_task(self.polls.run(stop)),
-            asyncio.create_task(self.dispatcher.run(stop)),
-            asyncio.create_task(self.dead_letter_retention.run(stop)),
-            asyncio.create_task(self.components.recovery.run(stop)),
-        ]
+        loops = [task for account in self.accounts.values() for task in account.tasks(stop)]
         try:
             await asyncio.gather(*loops)
         finally:
@@ -84,12 +114,12 @@ class Worker:
                 await probes.stop()
 
     async def drain(self) -> int:
-        """Poll every customer due now (tests and one-shot runs)."""
-        return await self.polls.drain()
+        """Poll every customer of every account due now (tests and one-shot runs)."""
+        return sum([await account.polls.drain() for account in self.accounts.values()])
 
     async def deliver(self) -> int:
-        """Fan out unread events and send every delivery due now (tests)."""
-        return await self.dispatcher.drain()
+        """Fan out unread events and send every delivery due now, every account (tests)."""
+        return sum([await account.dispatcher.drain() for account in self.accounts.values()])
 
     async def aclose(self) -> None:
-        await self.components.aclose()
+        await self.deployment.aclose()

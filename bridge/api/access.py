@@ -69,8 +69,9 @@ def requires(scope: str) -> dict[str, Any]:
 
 
 def configured_accounts(settings: Settings) -> tuple[str, ...]:
-    """Every account this deployment serves (one until several can be configured)."""
-    return (settings.calypso_account,)
+    """The ids (lower-case ``0x…``) of every account this deployment serves, in configured
+    order: what the guard chooses from (a token's accounts, the ``Calypso-Account`` header)."""
+    return tuple(account.id for account in settings.accounts)
 
 
 def caller_of(connection: ASGIConnection[Any, Any, Any, Any]) -> Caller:

@@ -10,7 +10,6 @@ import msgspec
 from litestar import Litestar, Router
 from litestar._openapi.schema_generation import SchemaCreator
 from litestar._openapi.schema_generation.plugins.struct import StructSchemaPlugin
-from litestar.datastructures import State
 from litestar.di import Provide
 from litestar.openapi import OpenAPIConfig
 from litestar.openapi.plugins import JsonRenderPlugin, SwaggerRenderPlugin
@@ -25,15 +24,16 @@ from bridge.api.audit import AuditController
 from bridge.api.auth import bearer_guard
 from bridge.api.customers import CustomerController
 from bridge.api.events import EventController
-from bridge.api.inbound import calypso_webhook
+from bridge.api.inbound import calypso_webhook, calypso_webhook_of_account
 from bridge.api.observe import RequestObserver
 from bridge.api.problems import exception_handlers
-from bridge.api.services import services_of
+from bridge.api.services import deployment_of, services_of
 from bridge.api.subscriptions import SubscriptionController
 from bridge.api.transactions import TransactionController
 from bridge.api.watch import WatchController
 from bridge.calypso.retry import RetryPolicy
 from bridge.config import Settings
+from bridge.deployment import Deployment
 from bridge.metrics import Metrics
 
 __all__ = ["create_app"]
@@ -56,20 +56,18 @@ def create_app(
 
     @asynccontextmanager
     async def lifespan(app: Litestar) -> AsyncIterator[None]:
-        services = wiring.Components(
-            settings, upstream=wiring.measured, retry=retry, metrics=metrics
-        )
-        app.state.services = services
+        deployment = Deployment(settings, upstream=wiring.measured, retry=retry, metrics=metrics)
+        app.state.deployment = deployment
         # Settles what a crashed API process left (bridge.recovery); from start, not only in
         # the worker, so an API restarted after a crash completes its own intents.
         stop = asyncio.Event()
-        recovery = asyncio.create_task(services.recovery.run(stop))
+        recoveries = [asyncio.create_task(c.recovery.run(stop)) for c in deployment]
         try:
             yield
         finally:
             stop.set()
-            await recovery
-            await services.aclose()
+            await asyncio.gather(*recoveries, return_exceptions=True)
+            await deployment.aclose()
 
     v1 = Router(
         path="/v1",
@@ -87,9 +85,19 @@ def create_app(
         guards=[bearer_guard(settings.grants, configured_accounts(settings))],
     )
     return Litestar(
-        route_handlers=[v1, calypso_webhook, health.live, health.ready, health.metrics],
+        route_handlers=[
+            v1,
+            calypso_webhook,
+            calypso_webhook_of_account,
+            health.live,
+            health.ready,
+            health.metrics,
+        ],
         middleware=[RequestObserver(metrics)],
-        dependencies={"services": Provide(_services, sync_to_thread=False)},
+        dependencies={
+            "services": Provide(services_of, sync_to_thread=False),
+            "deployment": Provide(deployment_of, sync_to_thread=False),
+        },
         exception_handlers=exception_handlers,
         plugins=[StrictBodySchemaPlugin(), EventSchemaPlugin()],
         lifespan=[lifespan],
@@ -98,10 +106,6 @@ def create_app(
         logging_config=None,
         debug=False,
     )
-
-
-def _services(state: State) -> wiring.Components:
-    return services_of(state)
 
 
 class StrictBodySchemaPlugin(StructSchemaPlugin):

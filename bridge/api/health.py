@@ -9,7 +9,7 @@ from litestar import get
 from redis.exceptions import RedisError
 
 from bridge.api.problems import ProblemError, problems
-from bridge.api.services import ServicesDep
+from bridge.api.services import DeploymentDep, ServicesDep
 
 __all__ = ["live", "metrics", "ready"]
 
@@ -46,6 +46,7 @@ async def ready(services: ServicesDep) -> Health:
     media_type="text/plain; version=0.0.4; charset=utf-8",
     responses=problems(503),
 )
-async def metrics(services: ServicesDep) -> bytes:
-    await services.metrics.refresh_backlog(services.redis, services.keys)
-    return services.metrics.exposition()
+async def metrics(deployment: DeploymentDep) -> bytes:
+    for account in deployment:
+        await account.metrics.refresh_backlog(account.redis, account.keys)
+    return deployment.shared.metrics.exposition()

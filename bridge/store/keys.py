@@ -21,7 +21,7 @@ def _digest(value: str) -> str:
 class Keys:
     def __init__(self, prefix: str, account: str) -> None:
         self.account = account.lower()
-        self.base = f"{prefix}:{{{account.lower()}}}"
+        self.base = f"{prefix}:{{{self.account}}}"
 
     def idempotency(self, scope: str, key: str) -> str:
         return f"{self.base}:idem:{scope}:{_digest(key)}"

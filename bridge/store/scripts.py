@@ -89,6 +89,7 @@ POLL_COMPLETE: Final = Lua[int]("poll_complete")
 POLL_POKE: Final = Lua[int]("poll_poke")
 POLL_RENEW: Final = Lua[bytes | None]("poll_renew")
 RATE_ACQUIRE: Final = Lua[int]("rate_acquire")
+RATE_BOOK: Final = Lua[int]("rate_book")
 RATE_PAUSE: Final = Lua[int]("rate_pause")
 SUBSCRIPTION_SWAP: Final = Lua[int]("subscription_swap")
 

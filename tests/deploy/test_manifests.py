@@ -449,7 +449,18 @@ def test_compose_api_and_worker_wait_for_a_healthy_redis_and_build_from_the_root
 
 # --- Grafana -------------------------------------------------------------------------------
 
-LABELS = {"le", "route", "method", "status", "endpoint", "outcome", "type", "group", "cause"}
+LABELS = {
+    "le",
+    "route",
+    "method",
+    "status",
+    "endpoint",
+    "outcome",
+    "type",
+    "group",
+    "cause",
+    "account",
+}
 
 
 def _exposed_metrics() -> set[str]:

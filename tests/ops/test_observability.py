@@ -28,6 +28,9 @@ from tests.support.sandbox_server import RunningServer
 from tests.support.steps import subscribe
 from tests.support.waiting import eventually
 
+# Every metric about the account carries its label.
+A = f'account="{ACCOUNT}"'
+
 
 async def test_api_metrics_cover_requests_upstream_and_the_shared_backlog(api: Any) -> None:
     await api.post("/v1/customers", json={})
@@ -38,10 +41,13 @@ async def test_api_metrics_cover_requests_upstream_and_the_shared_backlog(api: A
     text = answer.text
     assert 'bridge_api_requests_total{method="POST",route="/v1/customers",status="201"} 1.0' in text
     assert 'route="/v1/customers/{customer_id}",status="404"' in text
-    assert 'bridge_upstream_request_seconds_count{endpoint="customer.create",outcome="200"}' in text
-    assert "bridge_stream_length 1.0" in text  # customer.created
-    assert "bridge_watched_customers 1.0" in text
-    assert "bridge_webhook_retry_backlog 0.0" in text
+    assert (
+        f'bridge_upstream_request_seconds_count{{{A},endpoint="customer.create",outcome="200"}}'
+        in text
+    )
+    assert f"bridge_stream_length{{{A}}} 1.0" in text  # customer.created
+    assert f"bridge_watched_customers{{{A}}} 1.0" in text
+    assert f"bridge_webhook_retry_backlog{{{A}}} 0.0" in text
 
 
 async def test_request_ids_are_echoed_or_made(api: Any) -> None:
@@ -57,7 +63,7 @@ async def test_request_ids_are_echoed_or_made(api: Any) -> None:
 async def test_worker_probes_answer_and_serve_metrics(redis: RedisClient, redis_url: str) -> None:
     client = connect(redis_url)
     metrics = Metrics()
-    metrics.polls.labels("ok").inc()
+    metrics.for_account(ACCOUNT).polls.labels("ok").inc()
     port = free_port()
     probes = WorkerProbes(client, Keys("bridge", ACCOUNT), metrics, host="127.0.0.1", port=port)
     await probes.start()
@@ -66,7 +72,7 @@ async def test_worker_probes_answer_and_serve_metrics(redis: RedisClient, redis_
             assert (await http.get("/health/live")).json() == {"status": "ok"}
             assert (await http.get("/health/ready")).json() == {"status": "ready"}
             scraped = await http.get("/metrics")
-            assert 'bridge_polls_total{outcome="ok"} 1.0' in scraped.text
+            assert f'bridge_polls_total{{{A},outcome="ok"}} 1.0' in scraped.text
             assert "bridge_stream_length" in scraped.text
     finally:
         await probes.stop()
@@ -85,12 +91,12 @@ async def test_metrics_read_the_shared_backlog(
 
     assert (await api.get("/health/ready")).json() == {"status": "ready"}
     text = (await api.get("/metrics", headers={"Authorization": ""})).text
-    assert "bridge_stream_length 2.0" in text
-    assert "bridge_watched_customers 2.0" in text
-    assert "bridge_webhook_retry_backlog 2.0" in text
-    assert "bridge_webhook_dead_letter_queue 0.0" in text
-    assert 'bridge_stream_group_lag{group="bridge-dispatcher"} 0.0' in text
-    assert 'bridge_stream_group_pending{group="bridge-dispatcher"} 0.0' in text
+    assert f"bridge_stream_length{{{A}}} 2.0" in text
+    assert f"bridge_watched_customers{{{A}}} 2.0" in text
+    assert f"bridge_webhook_retry_backlog{{{A}}} 2.0" in text
+    assert f"bridge_webhook_dead_letter_queue{{{A}}} 0.0" in text
+    assert f'bridge_stream_group_lag{{{A},group="bridge-dispatcher"}} 0.0' in text
+    assert f'bridge_stream_group_pending{{{A},group="bridge-dispatcher"}} 0.0' in text
 
     port = free_port()
     probes = WorkerProbes(worker.redis, worker.keys, worker.metrics, host="127.0.0.1", port=port)
@@ -99,8 +105,8 @@ async def test_metrics_read_the_shared_backlog(
         async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{port}") as http:
             assert (await http.get("/health/ready")).json() == {"status": "ready"}
             scraped = (await http.get("/metrics")).text
-        assert "bridge_webhook_retry_backlog 2.0" in scraped
-        assert 'bridge_webhook_attempts_total{outcome="failed"} 2.0' in scraped
+        assert f"bridge_webhook_retry_backlog{{{A}}} 2.0" in scraped
+        assert f'bridge_webhook_attempts_total{{{A},outcome="failed"}} 2.0' in scraped
     finally:
         await probes.stop()
 

@@ -99,16 +99,15 @@ async def test_metrics_count_polls_events_and_upstream_calls(
     )
     await poll_now(worker, customer)
     registry = worker.metrics.registry
-    assert registry.get_sample_value("bridge_polls_total", {"outcome": "ok"}) == 1
-    assert (
-        registry.get_sample_value("bridge_events_total", {"type": "transaction.mem_pool_found"})
-        == 1
-    )
+    account = {"account": worker.components.account.id}
+    assert registry.get_sample_value("bridge_polls_total", {**account, "outcome": "ok"}) == 1
+    events = {**account, "type": "transaction.mem_pool_found"}
+    assert registry.get_sample_value("bridge_events_total", events) == 1
     assert (
         registry.get_sample_value(
             "bridge_upstream_request_seconds_count",
-            {"endpoint": "transaction.find", "outcome": "200"},
+            {**account, "endpoint": "transaction.find", "outcome": "200"},
         )
         == 1
     )
-    assert registry.get_sample_value("bridge_poll_schedule_lag_seconds_count") == 1
+    assert registry.get_sample_value("bridge_poll_schedule_lag_seconds_count", account) == 1
