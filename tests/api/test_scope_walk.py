@@ -17,6 +17,7 @@ from litestar.testing import AsyncTestClient
 from bridge.api.app import create_app
 from bridge.config import Settings
 from bridge.store.connection import RedisClient
+from bridge.store.keys import Keys
 from bridge.tokens import SCOPES
 from tests.support.config import FAST_RETRY, TOKEN
 from tests.support.receiver import WebhookReceiver
@@ -86,6 +87,7 @@ def test_the_walk_covers_every_route_of_the_api() -> None:
 async def test_every_operation_refuses_a_token_without_its_scope_or_of_another_account(
     client: AsyncTestClient[Litestar],
     redis: RedisClient,
+    keys: Keys,
     sandbox_control: httpx.AsyncClient,
     receiver: WebhookReceiver,
 ) -> None:
@@ -113,5 +115,10 @@ async def test_every_operation_refuses_a_token_without_its_scope_or_of_another_a
             assert answer.json()["code"] == code, (method, path)
             refused += 1
     assert refused == 2 * len(operations())
-    assert await redis_snapshot(redis) == redis_before
+    redis_after = await redis_snapshot(redis)
+    # The upstream rate limiter's slot key expires a second after the set-up's last call:
+    # gone by itself is not changed.
+    if keys.upstream_rate.encode() not in redis_after:
+        redis_before.pop(keys.upstream_rate.encode(), None)
+    assert redis_after == redis_before
     assert await upstream_state(sandbox_control) == upstream_before

@@ -192,7 +192,8 @@ async def test_a_secret_whose_key_left_the_ring_fails_its_deliveries_visibly_and
     assert "test" in attempt["error"]
     assert lost["secret"].removeprefix("whsec_") not in str(page)
     failures = missing.metrics.registry.get_sample_value(
-        "bridge_secrets_unreadable_total", {"cause": "unknown_key"}
+        "bridge_secrets_unreadable_total",
+        {"account": settings.calypso_account, "cause": "unknown_key"},
     )
     assert failures == 1
 

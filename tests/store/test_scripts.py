@@ -81,6 +81,10 @@ def test_a_script_calling_a_snippet_function_declares_that_it_needs_the_snippet(
         assert declared == used, f"{name}.lua needs {sorted(used)}, declares {sorted(declared)}"
 
 
+# Lua that is not the bridge's: scripts the ACL tests send to show Redis refuses them.
+NOT_THE_BRIDGES = {"tests/ops/test_redis_acl.py", "tests/ops/test_redis_acl_bridge.py"}
+
+
 def test_no_lua_lives_outside_the_home() -> None:
     call = re.compile(r"redis\.call\(")
     found = [
@@ -89,7 +93,7 @@ def test_no_lua_lives_outside_the_home() -> None:
         for path in (ROOT / folder).rglob("*.py")
         if call.search(path.read_text(encoding="utf-8"))
     ]
-    assert found == []
+    assert sorted(found) == sorted(NOT_THE_BRIDGES)
 
 
 @pytest.fixture

@@ -14,6 +14,7 @@ from tests.support.config import (
     API_SECRET,
     INBOUND_SECRET,
     SCENARIO_OVERRIDES,
+    SECRETS_KEYS,
     TOKEN,
 )
 from tests.support.sandbox_server import RunningServer, serve_in_thread
@@ -85,6 +86,7 @@ def accounts_settings(
         **{k: v for k, v in SCENARIO_OVERRIDES.items() if k != "BRIDGE_CALYPSO_WEBHOOK_SECRET"},
         "BRIDGE_ACCOUNTS": accounts_toml(accounts),
         "BRIDGE_API_TOKENS": TOKEN,
+        "BRIDGE_SECRETS_KEYS": SECRETS_KEYS,
         "BRIDGE_REDIS_URL": redis_url,
         "BRIDGE_CALYPSO_TIMEOUT": "2s",
         **overrides,

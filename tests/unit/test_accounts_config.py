@@ -10,11 +10,12 @@ import pytest
 
 from bridge.accounts import parse_accounts
 from bridge.config import ConfigError, Settings
+from tests.support.config import SECRETS_KEYS
 
 A = "0x" + "ab" * 20
 B = "0x" + "CD" * 20
 SECRET = "sup3r-secret-value"
-TOKENS = {"BRIDGE_API_TOKENS": "token-aaaaaaaa"}
+TOKENS = {"BRIDGE_API_TOKENS": "token-aaaaaaaa", "BRIDGE_SECRETS_KEYS": SECRETS_KEYS}
 
 TWO = f"""
 [[account]]
