@@ -132,6 +132,8 @@ def fuzz_target(standalone_redis_url: str) -> Iterator[FuzzTarget]:
                 redis_url,
                 sandbox.url,
                 BRIDGE_CALYPSO_WEBHOOK_SECRET=INBOUND_SECRET,
+                # The API's calls count against the account's upstream limit: fuzzing is a burst.
+                BRIDGE_UPSTREAM_RATE_LIMIT="2000",
                 BRIDGE_WEBHOOK_ALLOW_HTTP="true",
                 BRIDGE_WEBHOOK_ALLOWED_NETWORKS="127.0.0.0/8",
             )
