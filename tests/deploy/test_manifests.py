@@ -37,6 +37,7 @@ SECRET_VARIABLES = {
     "BRIDGE_CALYPSO_API_KEY",
     "BRIDGE_CALYPSO_API_SECRET",
     "BRIDGE_API_TOKENS",
+    "BRIDGE_TOKENS",
     "BRIDGE_CALYPSO_WEBHOOK_SECRET",
     "BRIDGE_SECRETS_KEYS",
 }
@@ -256,7 +257,13 @@ def test_secrets_are_read_only_through_secret_key_refs_to_bridge_secrets(
         for variable in SECRET_VARIABLES:
             assert not any(e["name"] == variable and "value" in e for e in container["env"])
         optional = {variable for variable, ref in refs.items() if ref.get("optional")}
-        assert optional == {"BRIDGE_CALYPSO_WEBHOOK_SECRET", "BRIDGE_REDIS_URL"}, name
+        # Plain and named tokens: either will do, so each is optional on its own.
+        assert optional == {
+            "BRIDGE_CALYPSO_WEBHOOK_SECRET",
+            "BRIDGE_REDIS_URL",
+            "BRIDGE_API_TOKENS",
+            "BRIDGE_TOKENS",
+        }, name
     for _, pod in _pod_specs(rendered):
         assert all("secret" not in volume for volume in pod.get("volumes", []))
 
