@@ -145,7 +145,13 @@ def _transaction_query(
     state: str | None,
     order: str | None,
 ) -> dict[str, str | int | None]:
-    return {"page": page, "pageSize": page_size, "currency": currency, "state": state, "order": order}
+    return {
+        "page": page,
+        "pageSize": page_size,
+        "currency": currency,
+        "state": state,
+        "order": order,
+    }
 
 
 @operation("GET", "/v1/customers/{customer_id}/transactions")

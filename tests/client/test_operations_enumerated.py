@@ -34,8 +34,6 @@ def client_routes() -> dict[str, tuple[str, str]]:
     return found
 
 
-
-
 def test_every_documented_operation_has_a_client_method() -> None:
     covered = set(client_routes().values())
     missing = sorted(documented() - covered)
