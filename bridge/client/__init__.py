@@ -11,6 +11,7 @@ interpreter):
 See docs/client.md.
 """
 
+from bridge.client.consumer import EventConsumer, stream_key
 from bridge.client.http import AsyncBridgeClient, BridgeClient
 from bridge.client.models import Event, EventType
 from bridge.client.problems import (
@@ -26,6 +27,7 @@ from bridge.client.problems import (
     UpstreamFailed,
 )
 from bridge.client.transport import RetryPolicy
+from bridge.client.webhooks import WebhookVerificationError, verify_webhook
 
 __all__ = [
     "AsyncBridgeClient",
@@ -34,6 +36,7 @@ __all__ = [
     "BridgeProblem",
     "Conflict",
     "Event",
+    "EventConsumer",
     "EventType",
     "Forbidden",
     "NotFound",
@@ -43,4 +46,7 @@ __all__ = [
     "Unavailable",
     "Unprocessable",
     "UpstreamFailed",
+    "WebhookVerificationError",
+    "stream_key",
+    "verify_webhook",
 ]
