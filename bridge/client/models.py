@@ -102,7 +102,8 @@ class RotatedSecret(msgspec.Struct, frozen=True):
     previousSecretExpiresAt: str
 
     def __repr__(self) -> str:
-        return f"RotatedSecret(secret=<hidden>, previousSecretExpiresAt={self.previousSecretExpiresAt!r})"
+        expires = self.previousSecretExpiresAt
+        return f"RotatedSecret(secret=<hidden>, previousSecretExpiresAt={expires!r})"
 
 
 class Queued(msgspec.Struct, frozen=True):

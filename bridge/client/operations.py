@@ -336,7 +336,7 @@ def rotate_secret(subscription_id: str) -> Request[m.RotatedSecret]:
 
 
 @operation("POST", "/v1/subscriptions/{subscription_id}/test")
-def send_test(subscription_id: str, type: EventType | str | None = None) -> Request[m.Queued]:  # noqa: A002
+def send_test(subscription_id: str, type: EventType | str | None = None) -> Request[m.Queued]:
     """Send a ``ping`` now, or a signed sample of ``type`` marked ``"test": true``."""
     body = _body(type=str(type) if type is not None else None)
     return Request(_queued, path={"subscription_id": subscription_id}, body=body)

@@ -11,8 +11,8 @@ import base64
 import binascii
 import hmac
 import time
-from datetime import UTC, datetime
 from collections.abc import Mapping, Sequence
+from datetime import UTC, datetime
 from typing import Literal
 
 import msgspec

@@ -52,7 +52,9 @@ def test_a_503_is_retried_after_its_retry_after_with_the_same_idempotency_key() 
     assert customer.id == "c1"
     assert slept == [2.0]
     keys = [r.headers["Idempotency-Key"] for r in script.requests]
-    assert len(keys) == 2 and keys[0] == keys[1] and keys[0]
+    assert len(keys) == 2
+    assert keys[0] == keys[1]
+    assert keys[0]
     assert json.loads(script.requests[0].content) == {"externalId": "e1"}
 
 
@@ -77,18 +79,22 @@ def test_every_create_gets_its_own_generated_key() -> None:
 def test_retries_are_bounded_and_retry_after_is_capped() -> None:
     script = Script(*(problem(503, "storage_unavailable", "3600") for _ in range(3)))
     slept: list[float] = []
-    with blocking(script, slept, retry=RetryPolicy(attempts=3, max_delay=5)) as client:
-        with pytest.raises(Unavailable) as raised:
-            client.get_customer("c1")
+    with (
+        blocking(script, slept, retry=RetryPolicy(attempts=3, max_delay=5)) as client,
+        pytest.raises(Unavailable) as raised,
+    ):
+        client.get_customer("c1")
     assert slept == [5, 5]
-    assert raised.value.code == "storage_unavailable" and raised.value.retry_after == 3600
+    assert raised.value.code == "storage_unavailable"
+    assert raised.value.retry_after == 3600
 
 
 def test_another_conflict_is_raised_at_once() -> None:
     script = Script(problem(409, "subscription_disabled"))
     with blocking(script, []) as client, pytest.raises(Conflict) as raised:
         client.send_test("sub_x")
-    assert raised.value.code == "subscription_disabled" and len(script.requests) == 1
+    assert raised.value.code == "subscription_disabled"
+    assert len(script.requests) == 1
 
 
 def test_a_problem_is_typed_by_status_and_keeps_code_title_detail() -> None:
@@ -96,10 +102,12 @@ def test_a_problem_is_typed_by_status_and_keeps_code_title_detail() -> None:
     with blocking(script, []) as client:
         with pytest.raises(NotFound) as raised:
             client.get_customer("nobody/../x")
-        assert raised.value.status == 404 and raised.value.title == "not found"
+        assert raised.value.status == 404
+        assert raised.value.title == "not found"
         with pytest.raises(BridgeProblem) as other:
             client.get_customer("c")
-    assert other.value.status == 500 and other.value.code == "http_500"
+    assert other.value.status == 500
+    assert other.value.code == "http_500"
     assert script.requests[0].url.raw_path == b"/v1/customers/nobody%2F..%2Fx"
 
 
@@ -108,7 +116,8 @@ def test_headers_carry_the_token_and_the_account() -> None:
     with blocking(script, [], account="0xabc") as client:
         client.get_customer("c1")
     sent = script.requests[0].headers
-    assert sent["Authorization"] == "Bearer tok" and sent["Calypso-Account"] == "0xabc"
+    assert sent["Authorization"] == "Bearer tok"
+    assert sent["Calypso-Account"] == "0xabc"
 
 
 async def test_the_async_client_walks_cursor_pages() -> None:
