@@ -250,7 +250,7 @@ def iter_events(
     customer_id: str | None = None,
     order: str | None = None,
 ) -> Request[Page[Event]]:
-    """Every retained event matching the filters, oldest first unless ``order="desc"``."""
+    """Every retained event matching the filters, newest first unless ``order="asc"``."""
     return Request(_events, query=_event_query(position, limit, types, customer_id, order))
 
 
