@@ -51,7 +51,8 @@ async def test_customers_addresses_watch_and_events_through_the_async_client(
     assert not (await client.unwatch(customer.id)).watched
     assert (await client.watch(customer.id)).watched
     page = await client.list_transactions(customer.id, page_size=10)
-    assert page.items == [] and [t async for t in client.iter_transactions(customer.id)] == []
+    assert page.items == []
+    assert [t async for t in client.iter_transactions(customer.id)] == []
 
     events = [e async for e in client.iter_events(limit=2, customer_id=customer.id, order="asc")]
     assert [e.type for e in events] == [
@@ -70,7 +71,8 @@ async def test_customers_addresses_watch_and_events_through_the_async_client(
 async def test_problems_are_typed_and_keep_their_code(client: AsyncBridgeClient) -> None:
     with pytest.raises(NotFound) as missing:
         await client.get_event("evt_" + "a" * 26)
-    assert missing.value.code == "not_found" and missing.value.status == 404
+    assert missing.value.code == "not_found"
+    assert missing.value.status == 404
     with pytest.raises(BadRequest) as bad:
         await client.list_events(limit=-5)
     assert bad.value.code == "invalid_request"
@@ -82,7 +84,8 @@ async def test_subscriptions_tests_deliveries_replay_and_audit_through_the_clien
     client: AsyncBridgeClient, receiver: WebhookReceiver, dispatching: Worker
 ) -> None:
     created = await client.create_subscription(f"{receiver.url}/hooks", description="d")
-    assert isinstance(created, SubscriptionWithSecret) and created.secret.startswith("whsec_")
+    assert isinstance(created, SubscriptionWithSecret)
+    assert created.secret.startswith("whsec_")
     assert created.secret not in repr(created)
     assert [s.id for s in (await client.list_subscriptions()).items] == [created.id]
     updated = await client.update_subscription(created.id, event_types=["customer.*", "ping"])
@@ -109,7 +112,8 @@ async def test_subscriptions_tests_deliveries_replay_and_audit_through_the_clien
     since = datetime.now(UTC) - timedelta(minutes=5)
     assert (await client.replay(created.id, since)).queued >= 1
     rotated = await client.rotate_secret(created.id)
-    assert rotated.secret != created.secret and rotated.secret not in repr(rotated)
+    assert rotated.secret != created.secret
+    assert rotated.secret not in repr(rotated)
     actions = [entry.action async for entry in client.iter_audit(limit=2)]
     assert len(actions) >= 3
     await client.delete_subscription(created.id)
