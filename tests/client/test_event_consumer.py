@@ -10,12 +10,15 @@ import signal
 import sys
 from pathlib import Path
 
+from redis.asyncio import Redis
+
 from bridge.client import Event, EventType
 from bridge.client.consumer import EventConsumer, stream_key
 from bridge.events.samples import sample_event
 from bridge.events.stream import EventLog
 from bridge.store.connection import RedisClient
 from bridge.store.keys import Keys
+from tests.support.acl_users import AclUsers
 from tests.support.config import ACCOUNT
 from tests.support.waiting import eventually
 
@@ -163,3 +166,28 @@ async def test_a_killed_consumers_entries_are_taken_over_after_the_idle_time(
     assert survivor.claimed == 7
     assert (await redis.xpending(stream_key(ACCOUNT), "ledger"))["pending"] == 0
     print(f"killed consumer: {len(by_doomed)} handled, survivor {len(seen)}, duplicates 1")
+
+
+async def test_it_works_as_the_acl_consumer_user(redis: RedisClient, redis_url: str) -> None:
+    users = AclUsers(redis, redis_url)
+    try:
+        url = await users.make(
+            "consumer", "--account", ACCOUNT, "--name", "ledger", password="consumer-pw-0123456789"
+        )
+        written = await write_samples(redis)
+        seen: list[str] = []
+        async with Redis.from_url(url) as limited:
+
+            def handle(event: Event) -> None:
+                seen.append(event.id)
+                if len(seen) == len(written):
+                    consumer.stop()
+
+            consumer = EventConsumer(
+                limited, stream_key(ACCOUNT), "ledger", "l-1", handle, claim_every=0, block=0.2
+            )
+            await asyncio.wait_for(consumer.run(), 10)
+        assert seen == [e.id for e in written]
+        assert (await redis.xpending(stream_key(ACCOUNT), "ledger"))["pending"] == 0
+    finally:
+        await users.aclose()
