@@ -169,7 +169,7 @@ async def test_a_killed_consumers_entries_are_taken_over_after_the_idle_time(
 
 
 async def test_it_works_as_the_acl_consumer_user(redis: RedisClient, redis_url: str) -> None:
-    users = AclUsers(redis, redis_url)
+    users = AclUsers(redis, redis_url)  # type: ignore[arg-type]
     try:
         url = await users.make(
             "consumer", "--account", ACCOUNT, "--name", "ledger", password="consumer-pw-0123456789"
