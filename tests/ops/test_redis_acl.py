@@ -14,6 +14,7 @@ from redis.asyncio import Redis
 from redis.exceptions import NoPermissionError
 
 from bridge.cli import DEV_ACCOUNT
+from bridge.client import Event
 from bridge.config import Settings
 from bridge.store.keys import Keys
 from tests.polling.test_readme_consumer import snippet
@@ -60,9 +61,9 @@ async def test_the_readme_consumer_reads_and_acknowledges_as_its_acl_user(
     code = snippet()
     code = code.replace(f"bridge:{{{DEV_ACCOUNT}}}:events", keys.events)
     code = code.replace("redis://localhost:6379/0", url)
-    received: list[dict[str, Any]] = []
+    received: list[Event] = []
 
-    def handle(event: dict[str, Any]) -> None:
+    def handle(event: Event) -> None:
         received.append(event)
         if len(received) == len(expected) + 1:
             raise _Done
@@ -77,7 +78,7 @@ async def test_the_readme_consumer_reads_and_acknowledges_as_its_acl_user(
     await api.post("/v1/customers", json={})
     thread.join(timeout=10)
     assert not thread.is_alive()
-    assert [e["id"] for e in received[:2]] == [e["id"] for e in expected]
+    assert [e.id for e in received[:2]] == [e["id"] for e in expected]
     # The last one raised before its XACK: the consumer user itself finds it pending, takes
     # it over as a new consumer of its group and acknowledges it.
     async with Redis.from_url(url) as consumer:

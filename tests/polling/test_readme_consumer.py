@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import Any
 
 from bridge.cli import DEV_ACCOUNT
+from bridge.client import Event
 from bridge.config import Settings
 from bridge.store.connection import RedisClient
 from bridge.store.keys import Keys
@@ -43,9 +44,9 @@ async def test_the_readme_consumer_reads_every_event_and_acks_it(
     assert dev_stream in code
     code = code.replace(dev_stream, f"bridge:{{{settings.calypso_account.lower()}}}:events")
     code = code.replace("redis://localhost:6379/0", redis_url)
-    received: list[dict[str, Any]] = []
+    received: list[Event] = []
 
-    def handle(event: dict[str, Any]) -> None:
+    def handle(event: Event) -> None:
         received.append(event)
         if len(received) == len(expected) + 1:
             raise _Done
@@ -60,8 +61,8 @@ async def test_the_readme_consumer_reads_every_event_and_acks_it(
     await api.post("/v1/customers", json={})  # one more, arriving while it waits
     thread.join(timeout=10)
     assert not thread.is_alive()
-    assert [e["id"] for e in received[:2]] == [e["id"] for e in expected]
-    assert received[2]["type"] == "customer.created"
+    assert [e.id for e in received[:2]] == [e["id"] for e in expected]
+    assert received[2].type == "customer.created"
     key = f"bridge:{{{settings.calypso_account.lower()}}}:events"
     pending = await redis.xpending(key, "ledger")
     assert pending["pending"] == 1  # the last one raised before its XACK, as a crash would
