@@ -24,7 +24,7 @@ from typing import Annotated, Any
 import anyio
 from litestar import Request, get
 from litestar.openapi.datastructures import ResponseSpec
-from litestar.params import FromQuery, Parameter, QueryParameter
+from litestar.params import FromQuery, HeaderParameter, QueryParameter
 from litestar.response import Stream
 
 from bridge.api.access import CallerDep, requires
@@ -88,7 +88,7 @@ async def stream_events(
     caller: CallerDep,
     after: Annotated[str | None, QueryParameter(pattern=POSITION, description=_DOC)] = None,
     last_event_id: Annotated[
-        str | None, Parameter(header="Last-Event-ID", pattern=POSITION, description=_DOC)
+        str | None, HeaderParameter(name="Last-Event-ID", pattern=POSITION, description=_DOC)
     ] = None,
     types: Annotated[list[EventType] | None, QueryParameter(name="type")] = None,
     customerId: FromQuery[uuid.UUID | None] = None,
@@ -191,8 +191,12 @@ async def _unless_closing(wait: Awaitable[None], closing: asyncio.Event) -> bool
     finally:
         for task in (waiting, closed):
             task.cancel()
-    if waiting.done() and not waiting.cancelled() and waiting.exception() is not None:
-        raise waiting.exception()  # type: ignore[misc]
+        # Shielded: a read cut off must have let go of its connection before the stream's
+        # client is closed, whether this stream ends by cancellation or not.
+        with anyio.CancelScope(shield=True):
+            await asyncio.gather(waiting, closed, return_exceptions=True)
+    if not waiting.cancelled() and (failure := waiting.exception()) is not None:
+        raise failure
     return closing.is_set()
 
 
