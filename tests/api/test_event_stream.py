@@ -3,15 +3,17 @@
 from __future__ import annotations
 
 import asyncio
+import signal
+import socket
+import time
 from collections.abc import AsyncIterator, Iterator
 from contextlib import asynccontextmanager
-from typing import Any
+from typing import Any, cast
 
 import httpx
 import msgspec
 import pytest
 from httpx_sse import EventSource, ServerSentEvent, aconnect_sse
-from litestar import Litestar
 
 from bridge.api.app import create_app
 from bridge.api.serving import ApiServer
@@ -21,7 +23,8 @@ from bridge.events.samples import sample_event
 from bridge.events.stream import EventLog
 from bridge.store.connection import RedisClient
 from bridge.store.keys import Keys
-from tests.support.config import ACCOUNT, TOKEN
+from tests.support.config import ACCOUNT, TOKEN, worker_env
+from tests.support.processes import bridge_processes, wait_until_listening
 from tests.support.sandbox_server import RunningServer, serve_in_thread
 from tests.support.tokens import grant, lacking, with_tokens
 
@@ -60,6 +63,12 @@ def log(redis: RedisClient, keys: Keys) -> EventLog:
     return EventLog(redis, keys, retention=86400)
 
 
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
 def events(kind: EventType, count: int) -> list[Event]:
     return [sample_event(ACCOUNT, kind, "sub_" + "a" * 24) for _ in range(count)]
 
@@ -74,7 +83,7 @@ async def stream(
 
 async def _events_of(source: EventSource) -> AsyncIterator[ServerSentEvent]:
     async for sse in source.aiter_sse():
-        if sse.data or sse.id:
+        if sse.data:  # comments carry no data (httpx-sse repeats the last id on them)
             yield sse
 
 
@@ -108,7 +117,8 @@ async def test_a_consumer_resumed_with_last_event_id_gets_every_event_once_in_or
         seen += await take(received, 2)
     ids = [msgspec.json.decode(s.data)["id"] for s in seen]
     expected = [e.id for e in first_run] + ids[-2:]
-    assert len(seen) == 32 and len(set(ids)) == 32, "every event once"
+    assert len(seen) == 32
+    assert len(set(ids)) == 32, "every event once"
     assert ids == expected, "in stream order"
     entry_ids = [s.id for s in seen]
     assert entry_ids == sorted(entry_ids, key=lambda i: tuple(map(int, i.split("-"))))
@@ -180,7 +190,7 @@ async def test_a_position_before_trimmed_events_is_a_410_problem(
     client: httpx.AsyncClient, log: EventLog, redis: RedisClient, keys: Keys
 ) -> None:
     await log.append(events(EventType.PING, 6))
-    entries = await redis.xrange(keys.events)
+    entries = cast(list[tuple[bytes, Any]], await redis.xrange(keys.events))
     ids = [raw.decode() for raw, _ in entries]
     await redis.xtrim(keys.events, maxlen=3, approximate=False)
     # The consumer saw the second entry; the third was trimmed before it came back.
@@ -279,5 +289,29 @@ async def test_wait_ends_the_stream(client: httpx.AsyncClient, log: EventLog) ->
     assert response.text.count("event: ping") == 2
 
 
-def _unused(app: Litestar) -> None:  # pragma: no cover - keeps the import for typing
-    del app
+@pytest.mark.slow
+async def test_sigterm_ends_open_streams_and_the_api_exits_within_the_grace(
+    redis_url: str, redis: RedisClient, sandbox: RunningServer, log: EventLog
+) -> None:
+    port = free_port()
+    env = worker_env(redis_url, sandbox.url, BRIDGE_SHUTDOWN_GRACE="8s")
+    with bridge_processes("api", 1, env, each=lambda _: {"BRIDGE_HTTP_PORT": str(port)}) as (api,):
+        await wait_until_listening(port)
+        headers = {"Authorization": f"Bearer {TOKEN}"}
+        async with (
+            httpx.AsyncClient(base_url=f"http://127.0.0.1:{port}", headers=headers) as http,
+            aconnect_sse(http, "GET", "/v1/events/stream", params={"after": "0"}) as source,
+        ):
+            await log.append(events(EventType.PING, 1))
+            received = _events_of(source)
+            assert (await take(received, 1))[0].event == "ping"
+            assert api.process is not None
+            started = time.monotonic()
+            api.process.send_signal(signal.SIGTERM)
+            rest = [sse async for sse in received]  # the server ends the stream
+            code = await asyncio.to_thread(api.process.wait, 8)
+            took = time.monotonic() - started
+    assert rest == []
+    # uvicorn raises the signal it caught again once it has shut down.
+    assert code in (0, -signal.SIGTERM)
+    assert took < 4, f"exited {took:.1f} s after SIGTERM; the grace is 8 s"
