@@ -161,14 +161,18 @@ def _run_api(args: argparse.Namespace) -> int:
     settings = Settings.from_env(os.environ)
     configure_logging(settings.log_level, settings.log_format)
     asyncio.run(_check_redis(settings))
-    uvicorn.run(
-        create_app(settings),
+    from bridge.api.serving import ApiServer
+
+    app = create_app(settings)
+    config = uvicorn.Config(
+        app,
         host=args.host or settings.http_host,
         port=args.port or settings.http_port,
         log_config=None,
         access_log=False,
         timeout_graceful_shutdown=max(1, round(settings.shutdown_grace)),
     )
+    ApiServer(config, app).run()
     return EXIT_OK
 
 

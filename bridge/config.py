@@ -93,6 +93,8 @@ class Settings:
     webhook_max_retry_after: float = 3600.0
     stream_retention: float = 7 * 86400.0
     stream_max_length: int = 1_000_000
+    # Open Server-Sent Event streams per token and API process (bridge.api.sse).
+    sse_max_streams_per_token: int = 5
     dead_letter_retention: float = 30 * 86400.0
     # An intent older than this belongs to a request that has finished or died: longer than
     # any API request's upstream calls (a create's externalId lock is held at most 60 s).
@@ -227,6 +229,9 @@ class Settings:
             ),
             stream_max_length=r.optional(
                 "BRIDGE_STREAM_MAX_LENGTH", _positive_int, cls.stream_max_length
+            ),
+            sse_max_streams_per_token=r.optional(
+                "BRIDGE_SSE_MAX_STREAMS_PER_TOKEN", _positive_int, cls.sse_max_streams_per_token
             ),
             dead_letter_retention=r.optional(
                 "BRIDGE_DEAD_LETTER_RETENTION", _positive_duration, cls.dead_letter_retention

@@ -10,6 +10,7 @@ import msgspec
 from litestar import Litestar, Router
 from litestar._openapi.schema_generation import SchemaCreator
 from litestar._openapi.schema_generation.plugins.struct import StructSchemaPlugin
+from litestar.datastructures import State
 from litestar.di import Provide
 from litestar.openapi import OpenAPIConfig
 from litestar.openapi.plugins import JsonRenderPlugin, SwaggerRenderPlugin
@@ -23,9 +24,11 @@ from bridge.api.addresses import AddressController
 from bridge.api.audit import AuditController
 from bridge.api.auth import bearer_guard
 from bridge.api.customers import CustomerController
+from bridge.api.event_stream import stream_events
 from bridge.api.events import EventController
 from bridge.api.inbound import calypso_webhook, calypso_webhook_of_account
 from bridge.api.observe import RequestObserver
+from bridge.api.open_streams import OpenStreams
 from bridge.api.problems import exception_handlers
 from bridge.api.services import deployment_of, services_of
 from bridge.api.subscriptions import SubscriptionController
@@ -49,10 +52,19 @@ documents with a stable `code`; amounts are decimal strings.
 
 
 def create_app(
-    settings: Settings, *, retry: RetryPolicy | None = None, metrics: Metrics | None = None
+    settings: Settings,
+    *,
+    retry: RetryPolicy | None = None,
+    metrics: Metrics | None = None,
+    sse_heartbeat: float = 15.0,
 ) -> Litestar:
-    """Build the app. Its clients live and die with the app's event loop (the lifespan)."""
+    """Build the app. Its clients live and die with the app's event loop (the lifespan).
+
+    ``app.state.streams`` holds the open event streams; a server ends them when it shuts
+    down (:mod:`bridge.api.serving`), so they do not hold up a graceful shutdown.
+    """
     metrics = metrics or Metrics()
+    streams = OpenStreams(settings.sse_max_streams_per_token, heartbeat=sse_heartbeat)
 
     @asynccontextmanager
     async def lifespan(app: Litestar) -> AsyncIterator[None]:
@@ -65,6 +77,7 @@ def create_app(
         try:
             yield
         finally:
+            streams.close()
             stop.set()
             await asyncio.gather(*recoveries, return_exceptions=True)
             await deployment.aclose()
@@ -76,6 +89,7 @@ def create_app(
             AddressController,
             TransactionController,
             WatchController,
+            stream_events,
             EventController,
             SubscriptionController,
             AuditController,
@@ -101,6 +115,7 @@ def create_app(
         exception_handlers=exception_handlers,
         plugins=[StrictBodySchemaPlugin(), EventSchemaPlugin()],
         lifespan=[lifespan],
+        state=State({"streams": streams}),
         openapi_config=openapi_config(),
         # Logging is the process's business (bridge.observability), not the framework's.
         logging_config=None,

@@ -21,7 +21,7 @@ from bridge.store.connection import RedisClient
 from bridge.store.keys import Keys
 from bridge.store.scripts import EVENTS_APPEND, EVENTS_RECORD, Script
 
-__all__ = ["EventLog", "EventPage", "StoredEvent"]
+__all__ = ["EventLog", "EventPage", "StoredEvent", "stored_event"]
 
 _Entries = list[tuple[bytes, dict[bytes, bytes]]]
 _encoder = msgspec.json.Encoder()
@@ -112,7 +112,7 @@ class EventLog:
         if entry_id is None:
             return None
         entries = cast(_Entries, await self._redis.xrange(self.key, entry_id, entry_id))
-        return _stored(*entries[0]) if entries else None
+        return stored_event(*entries[0]) if entries else None
 
     async def page(
         self,
@@ -141,7 +141,7 @@ class EventLog:
                 break
             for raw_id, fields in batch:
                 scanned += 1
-                event = _stored(raw_id, fields)
+                event = stored_event(raw_id, fields)
                 position = event.entry_id
                 if types and event.type not in types:
                     continue
@@ -163,7 +163,7 @@ class EventLog:
         return f"{int(time.time() * 1000) - self._retention_ms}-0"
 
 
-def _stored(entry_id: bytes | str, fields: dict[bytes, bytes]) -> StoredEvent:
+def stored_event(entry_id: bytes | str, fields: dict[bytes, bytes]) -> StoredEvent:
     customer = fields.get(b"customerId", b"").decode()
     return StoredEvent(
         entry_id=entry_id.decode() if isinstance(entry_id, bytes) else entry_id,

@@ -75,10 +75,11 @@ class _Cluster(RedisCluster):
         return await super().execute_command(*args, **kwargs)
 
 
-def connect(url: str, *, cluster: bool = False) -> RedisClient:
+def connect(url: str, *, cluster: bool = False, socket_timeout: float = 3.0) -> RedisClient:
+    """A client for ``url``; ``socket_timeout`` must exceed any blocking command's wait."""
     options = {
         "socket_connect_timeout": 1.0,
-        "socket_timeout": 3.0,
+        "socket_timeout": socket_timeout,
         "retry": Retry(ExponentialBackoff(cap=0.5, base=0.05), 1),
         "retry_on_error": _RETRY_ERRORS,
         "health_check_interval": 15,

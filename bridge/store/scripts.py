@@ -36,6 +36,7 @@ __all__ = [
     "DELIVERY_RETIRE",
     "DELIVERY_SETTLE",
     "EVENTS_APPEND",
+    "EVENTS_FOLLOW",
     "EVENTS_RECORD",
     "IDEMPOTENCY_CLAIM",
     "IDEMPOTENCY_RELEASE",
@@ -81,6 +82,7 @@ DELIVERY_HAND_BACK: Final = Lua[int]("delivery_hand_back")
 DELIVERY_RETIRE: Final = Lua[int]("delivery_retire")
 DELIVERY_SETTLE: Final = Lua[list[int]]("delivery_settle")
 EVENTS_APPEND: Final = Lua[int]("events_append")
+EVENTS_FOLLOW: Final = Lua[tuple[int, bytes, list[tuple[bytes, list[bytes]]]]]("events_follow")
 EVENTS_RECORD: Final = Lua[tuple[int, bytes]]("events_record")
 IDEMPOTENCY_CLAIM: Final = Lua[bytes | None]("idempotency_claim")
 IDEMPOTENCY_RELEASE: Final = Lua[int]("idempotency_release")

@@ -9,7 +9,7 @@ from __future__ import annotations
 import socket
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
@@ -27,12 +27,17 @@ class RunningServer:
 
 @contextmanager
 def serve_in_thread(
-    app: Any, *, startup_timeout: float = 10.0, shutdown_grace: int = 2
+    app: Any,
+    *,
+    startup_timeout: float = 10.0,
+    shutdown_grace: int = 2,
+    server: Callable[[uvicorn.Config], uvicorn.Server] = uvicorn.Server,
 ) -> Iterator[RunningServer]:
     """Serve ``app`` on 127.0.0.1 on a free port until the block ends.
 
     Requests still running at exit (an injected hang, say) get ``shutdown_grace`` seconds
     and are then cancelled, so a test never waits out a fault it already gave up on.
+    ``server`` builds the uvicorn server (the bridge's API has its own).
     """
     # Bind first and hand uvicorn the socket: no window for another process to take the port.
     sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
@@ -50,19 +55,19 @@ def serve_in_thread(
         # clients may sit idle longer than that, so the test servers keep connections open.
         timeout_keep_alive=300,
     )
-    server = uvicorn.Server(config)
+    running = server(config)
     thread = threading.Thread(
-        target=server.run, kwargs={"sockets": [sock]}, name=f"uvicorn-{port}", daemon=True
+        target=running.run, kwargs={"sockets": [sock]}, name=f"uvicorn-{port}", daemon=True
     )
     thread.start()
     try:
-        _wait_until_serving(server, thread, port, startup_timeout)
+        _wait_until_serving(running, thread, port, startup_timeout)
         yield RunningServer(url=f"http://127.0.0.1:{port}", app=app)
     finally:
-        server.should_exit = True
+        running.should_exit = True
         thread.join(shutdown_grace + 5.0)
         if thread.is_alive():
-            server.force_exit = True
+            running.force_exit = True
             thread.join(5.0)
         sock.close()
 
