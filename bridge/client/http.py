@@ -45,6 +45,7 @@ class Operations:
     list_events = ops.list_events
     iter_events = ops.iter_events
     get_event = ops.get_event
+    read_event_stream = ops.read_event_stream
     redeliver = ops.redeliver
     create_subscription = ops.create_subscription
     list_subscriptions = ops.list_subscriptions

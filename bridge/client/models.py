@@ -161,6 +161,14 @@ class AuditPage(msgspec.Struct, frozen=True):
     nextCursor: str | None = None
 
 
+class StreamedEvent(msgspec.Struct, frozen=True):
+    """An event read from ``GET /v1/events/stream`` with its position: pass ``position`` as
+    ``after`` to carry on where it left off."""
+
+    position: str
+    event: Event
+
+
 class EventPage(msgspec.Struct, frozen=True):
     """Events decoded by type (``data`` is the struct of the event's family)."""
 

@@ -14,7 +14,7 @@ from datetime import datetime
 import msgspec
 
 from bridge.client import models as m
-from bridge.client.calls import Page, Request, as_json, operation, pages
+from bridge.client.calls import Page, Query, Request, as_json, operation, pages
 from bridge.events.model import Event, EventType
 
 _encode = msgspec.json.encode
@@ -252,6 +252,43 @@ def iter_events(
 ) -> Request[Page[Event]]:
     """Every retained event matching the filters, newest first unless ``order="asc"``."""
     return Request(_events, query=_event_query(position, limit, types, customer_id, order))
+
+
+def _server_sent_events(raw: bytes) -> list[m.StreamedEvent]:
+    """The events of a finished Server-Sent Events body (comment lines are keep-alives)."""
+    found: list[m.StreamedEvent] = []
+    for frame in raw.decode().replace("\r\n", "\n").split("\n\n"):
+        fields: dict[str, list[str]] = {}
+        for line in frame.split("\n"):
+            if not line or line.startswith(":"):
+                continue
+            name, _, value = line.partition(":")
+            fields.setdefault(name, []).append(value.removeprefix(" "))
+        if "id" in fields and "data" in fields:
+            event = Event.decode("\n".join(fields["data"]).encode())
+            found.append(m.StreamedEvent(fields["id"][-1], event))
+    return found
+
+
+@operation("GET", "/v1/events/stream")
+def read_event_stream(
+    *,
+    after: str = "0",
+    wait: int = 1,
+    types: Sequence[EventType | str] | None = None,
+    customer_id: str | None = None,
+) -> Request[list[m.StreamedEvent]]:
+    """The events after ``after`` (a position of an earlier call, or ``"0"``: the oldest kept)
+    and those arriving within ``wait`` seconds: the stream read for a bounded time, for
+    scripts; a position with a gap after it is a 410 problem. Long-lived readers use an SSE
+    client on the route itself, or :class:`~bridge.client.EventConsumer`."""
+    query: Query = {
+        "after": after,
+        "wait": wait,
+        "type": [str(t) for t in types] if types else None,
+        "customerId": customer_id,
+    }
+    return Request(_server_sent_events, query=query)
 
 
 @operation("GET", "/v1/events/{event_id}")

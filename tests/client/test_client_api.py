@@ -67,6 +67,14 @@ async def test_customers_addresses_watch_and_events_through_the_async_client(
     first = await client.list_events(limit=1, types=[EventType.DEPOSIT_ADDRESS_ISSUED])
     assert [e.id for e in first.items] == [events[-1].id]
 
+    # The event stream read for a second: the same events, then nothing after the last.
+    streamed = await client.read_event_stream(after="0", wait=1, customer_id=customer.id)
+    assert [s.event for s in streamed] == events
+    rest = await client.read_event_stream(after=streamed[-1].position, wait=1)
+    assert rest == []
+    with pytest.raises(BadRequest):
+        await client.read_event_stream(after="not-a-position")
+
 
 async def test_problems_are_typed_and_keep_their_code(client: AsyncBridgeClient) -> None:
     with pytest.raises(NotFound) as missing:
