@@ -23,6 +23,7 @@ from bridge.api.addresses import AddressController
 from bridge.api.audit import AuditController
 from bridge.api.auth import bearer_guard
 from bridge.api.customers import CustomerController
+from bridge.api.event_types import EventTypeController
 from bridge.api.events import EventController
 from bridge.api.inbound import calypso_webhook, calypso_webhook_of_account
 from bridge.api.observe import RequestObserver
@@ -77,6 +78,7 @@ def create_app(
             TransactionController,
             WatchController,
             EventController,
+            EventTypeController,
             SubscriptionController,
             AuditController,
         ],
