@@ -64,6 +64,8 @@ def webhooks_section() -> tuple[dict[str, Any], dict[str, Any]]:
     webhooks = {
         kind.value: {"post": _operation(kind, body)} for kind, body in zip(kinds, refs, strict=True)
     }
+    for kind in kinds:
+        _type_is_const(components[TYPED_EVENTS[kind].__name__], kind)
     named = {WEBHOOK_COMPONENT_PREFIX + name: schema for name, schema in components.items()}
     return webhooks, named
 
@@ -86,8 +88,15 @@ def _schema(kind: EventType) -> dict[str, Any]:
     cls = TYPED_EVENTS[kind]
     generated = msgspec.json.schema(cls)
     definitions: dict[str, Any] = generated["$defs"]
-    root = definitions.pop(cls.__name__)
+    root = _type_is_const(definitions.pop(cls.__name__), kind)
     return {"$schema": JSON_SCHEMA_DIALECT, **root, "$defs": definitions}
+
+
+def _type_is_const(envelope: dict[str, Any], kind: EventType) -> dict[str, Any]:
+    """msgspec writes the tag as a one-value enum; ``const`` says it plainly, and code
+    generators make it a literal instead of an enum class per type."""
+    envelope["properties"]["type"] = {"const": kind.value}
+    return envelope
 
 
 def _example(kind: EventType) -> dict[str, Any]:
