@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import json
 from functools import cache
-from typing import Any
+from typing import Any, cast
 
 from jsonschema import Draft202012Validator
 from redis.asyncio import Redis, RedisCluster
@@ -55,12 +55,14 @@ async def check_event_streams(client: Redis | RedisCluster) -> None:
 async def _check_node(client: Redis) -> None:
     problems: list[str] = []
     async for key in client.scan_iter(match="*:events", count=500, _type="stream"):
-        for entry_id, fields in await client.xrange(key, count=MAX_CHECKED):
-            body = fields.get(b"event")
+        raw = await client.xrange(key, count=MAX_CHECKED)
+        entries = cast("list[tuple[bytes, dict[bytes, bytes]]]", raw)
+        for entry_id, fields in entries:
             where = f"{key.decode()} {entry_id.decode()}"
-            if body is None:
+            if b"event" not in fields:
                 problems.append(f"{where}: no event field")
                 continue
+            body = fields[b"event"]
             problems += [f"{where}: {p}" for p in schema_problems(body)]
             if fields.get(b"type", b"").decode() != json.loads(body).get("type"):
                 problems.append(f"{where}: the entry's type field is not the event's")

@@ -52,7 +52,7 @@ def test_the_typed_envelope_has_the_fields_of_the_event_the_bridge_writes() -> N
     def shape(cls: Any) -> list[tuple[str, bool]]:
         return sorted((f.encode_name, f.required) for f in msgspec.structs.fields(cls))
 
-    typed = shape(TypedEvent) + [("type", True)]
+    typed = [*shape(TypedEvent), ("type", True)]
     assert sorted(typed) == shape(Event)
 
 
