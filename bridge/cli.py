@@ -26,6 +26,7 @@ import uvloop
 from bridge import __version__
 from bridge.acl_commands import add_acl_commands
 from bridge.config import ConfigError, Settings
+from bridge.events.catalog import webhooks_section
 from bridge.observability import configure_logging
 from bridge.reseal import add_commands as add_secrets_commands
 from bridge.sealing import KeyRing
@@ -438,6 +439,10 @@ def openapi_document() -> str:
         secrets_keys=KeyRing.parse(DEV_SECRETS_KEYS),
     )
     schema = create_app(placeholder).openapi_schema.to_schema()
+    # The webhooks a receiver gets, from the event catalog (Litestar documents only routes).
+    webhooks, components = webhooks_section()
+    schema["webhooks"] = webhooks
+    schema["components"]["schemas"].update(components)
     return json.dumps(schema, indent=2, sort_keys=True) + "\n"
 
 

@@ -91,7 +91,7 @@ class CustomerView(msgspec.Struct, frozen=True):
 class PurseView(msgspec.Struct, frozen=True, kw_only=True):
     """A deposit address, shared by every currency of its network.
 
-    ``currencies`` and ``createdDate`` are null only in a ``deposit_address.expired`` event:
+    `currencies` and `createdDate` are null only in a `deposit_address.expired` event:
     Calypso's expiry notice names just the purse and its address.
     """
 

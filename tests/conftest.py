@@ -32,6 +32,7 @@ from tests.support.config import (
     calypso_client,
     scenario_settings,
 )
+from tests.support.event_schemas import check_event_streams
 from tests.support.receiver import WebhookReceiver, serve_receiver
 from tests.support.redis_cluster import redis_cluster
 from tests.support.redis_modes import ACCOUNT_SLOT, keys_by_slot
@@ -69,20 +70,30 @@ def redis_url(redis_mode: str, request: pytest.FixtureRequest) -> str:
 
 
 @pytest.fixture
-async def redis(redis_url: str, redis_mode: str) -> AsyncIterator[RedisClient]:
-    """A client of the test's Redis, emptied first; on the cluster, every key left at the end
-    must live in the account's slot."""
+async def redis(
+    redis_url: str, redis_mode: str, request: pytest.FixtureRequest
+) -> AsyncIterator[RedisClient]:
+    """A client of the test's Redis, emptied first. At the end every event left in a stream
+    must validate against its type's schema (tests/support/event_schemas.py), and on the
+    cluster every key must live in the account's slot."""
+    check_events = request.node.get_closest_marker("foreign_events") is None
     if redis_mode == "standalone":
         plain = Redis.from_url(redis_url)
         await plain.flushdb()
         yield plain
-        await plain.aclose()
+        try:
+            if check_events:
+                await check_event_streams(plain)
+        finally:
+            await plain.aclose()
         return
     cluster = connect(redis_url)
     assert isinstance(cluster, RedisCluster)
     await cluster.flushall(target_nodes=RedisCluster.PRIMARIES)
     yield cluster
     try:
+        if check_events:
+            await check_event_streams(cluster)
         found = await keys_by_slot(cluster)
         misplaced = {key: slot for key, slot in found.items() if slot != ACCOUNT_SLOT}
         assert not misplaced, f"keys outside the account's slot {ACCOUNT_SLOT}: {misplaced}"

@@ -25,6 +25,7 @@ from bridge.api.audit import AuditController
 from bridge.api.auth import bearer_guard
 from bridge.api.customers import CustomerController
 from bridge.api.event_stream import stream_events
+from bridge.api.event_types import EventTypeController
 from bridge.api.events import EventController
 from bridge.api.inbound import calypso_webhook, calypso_webhook_of_account
 from bridge.api.observe import RequestObserver
@@ -91,6 +92,7 @@ def create_app(
             WatchController,
             stream_events,
             EventController,
+            EventTypeController,
             SubscriptionController,
             AuditController,
         ],

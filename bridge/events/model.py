@@ -14,6 +14,7 @@ import base64
 import hashlib
 from datetime import UTC, datetime
 from enum import StrEnum
+from typing import Annotated
 
 import msgspec
 
@@ -30,11 +31,36 @@ from bridge.events.payloads import (
 __all__ = [
     "PAYLOADS",
     "STATE_EVENTS",
+    "AccountId",
+    "CreatedAt",
     "Event",
+    "EventId",
     "EventType",
     "Snapshot",
     "event_id",
     "rfc3339_now",
+]
+
+
+# The envelope's scalar fields, shared by `Event` and the typed envelopes of
+# bridge.events.typed, so the published schemas say what the bridge writes.
+EventId = Annotated[
+    str,
+    msgspec.Meta(
+        pattern=r"^evt_[a-z2-7]{26}$",
+        description="Stable across retries and replays; the `webhook-id` header.",
+    ),
+]
+CreatedAt = Annotated[
+    str,
+    msgspec.Meta(
+        description="When the bridge observed the change, RFC 3339 UTC.",
+        extra_json_schema={"format": "date-time"},
+    ),
+]
+AccountId = Annotated[
+    str,
+    msgspec.Meta(pattern=models.ACCOUNT_PATTERN, description="The Calypso account."),
 ]
 
 
@@ -98,10 +124,10 @@ class Snapshot(msgspec.Struct, frozen=True, array_like=True):
 class Event(msgspec.Struct, frozen=True, omit_defaults=True):
     """The envelope; ``data`` is the struct of the type's family (see ``PAYLOADS``)."""
 
-    id: str
+    id: EventId
     type: EventType
-    createdAt: str
-    account: str
+    createdAt: CreatedAt
+    account: AccountId
     data: EventData
     # Only set on subscription tests (`POST /v1/subscriptions/{id}/test`).
     test: bool | None = msgspec.field(default=None)

@@ -1,8 +1,8 @@
-"""What an event reports: the ``data`` of the envelope, one struct per family of types.
+"""What an event reports: the `data` of the envelope, one struct per family of types.
 
-Every family but ``ping`` names the customer it concerns in ``customerId``, beside the view
+Every family but `ping` names the customer it concerns in `customerId`, beside the view
 of the object (the views of :mod:`bridge.views`, the same the API answers with). Which
-struct a ``data`` is follows from the envelope's ``type`` (see :mod:`bridge.events.model`).
+struct a `data` is follows from the envelope's `type` (see :mod:`bridge.events.model`).
 """
 
 from __future__ import annotations
@@ -31,8 +31,8 @@ class Previous(msgspec.Struct, frozen=True):
 
 
 class TransactionData(msgspec.Struct, frozen=True):
-    """``transaction.*``: ``sequence`` counts the transaction's events from 1, so a receiver
-    can order them and notice a gap; ``previous`` is null on the first."""
+    """`transaction.*`: `sequence` counts the transaction's events from 1, so a receiver
+    can order them and notice a gap; `previous` is null on the first."""
 
     customerId: str
     transaction: TransactionView
@@ -41,21 +41,21 @@ class TransactionData(msgspec.Struct, frozen=True):
 
 
 class CustomerData(msgspec.Struct, frozen=True):
-    """``customer.*``: the customer as it is after the change."""
+    """`customer.*`: the customer as it is after the change."""
 
     customerId: str
     customer: CustomerView
 
 
 class AddressData(msgspec.Struct, frozen=True):
-    """``deposit_address.issued`` and ``deposit_address.expired``."""
+    """`deposit_address.issued` and `deposit_address.expired`."""
 
     customerId: str
     purse: PurseView
 
 
 class PingData(msgspec.Struct, frozen=True):
-    """``ping``: only ever sent as a subscription test; concerns no customer."""
+    """`ping`: only ever sent as a subscription test; concerns no customer."""
 
     subscriptionId: str
     message: str

@@ -21,9 +21,13 @@ from bridge.events.payloads import (
 )
 from bridge.views import CustomerView, PurseView, TransactionView, amount_string
 
-__all__ = ["sample_event"]
+__all__ = ["example_event", "sample_event"]
 
 _CUSTOMER = "00000000-0000-4000-8000-000000000001"
+# The catalog's examples are fixed, so the committed OpenAPI document stays reproducible.
+_EXAMPLE_ACCOUNT = "0x" + "5a" * 20
+_EXAMPLE_SUBSCRIPTION = "sub_" + "a" * 24
+_EXAMPLE_TIME = "2026-01-01T00:00:00.000Z"
 _STATE_OF = {kind: state for state, kind in STATE_EVENTS.items()}
 
 
@@ -35,6 +39,17 @@ def sample_event(account: str, kind: EventType, subscription_id: str) -> Event:
         account=account,
         data=_data(kind, subscription_id),
         test=True,
+    )
+
+
+def example_event(kind: EventType) -> Event:
+    """The sample of ``kind`` as the catalog shows it: a fixed id and time, no ``test``."""
+    return Event(
+        id=event_id("example", kind),
+        type=kind,
+        createdAt=_EXAMPLE_TIME,
+        account=_EXAMPLE_ACCOUNT,
+        data=_data(kind, _EXAMPLE_SUBSCRIPTION),
     )
 
 

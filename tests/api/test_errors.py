@@ -48,7 +48,7 @@ def assert_problem(answer: httpx.Response, status: int | None = None) -> dict[st
 async def test_every_v1_route_needs_a_valid_bearer_token(settings: Settings) -> None:
     app = create_app(settings)
     routes = v1_routes(app)
-    assert len(routes) == 28  # with GET /v1/audit and GET /v1/events/stream
+    assert len(routes) == 30  # with GET /v1/audit, the event stream and the event catalog
     async with AsyncTestClient(app=app) as client:
         for method, path in sorted(routes):
             for headers in (

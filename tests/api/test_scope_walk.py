@@ -98,6 +98,7 @@ async def test_every_operation_refuses_a_token_without_its_scope_or_of_another_a
         "customer_id": customer.json()["id"],
         "subscription_id": subscription.json()["id"],
         "event_id": events.json()["items"][0]["id"],
+        "type_name": "ping",
         "transaction_id": str(uuid.uuid4()),
     }
     redis_before = await redis_snapshot(redis)

@@ -23,7 +23,8 @@ from tests.support.sandbox_server import RunningServer
 from tests.support.steps import subscribe
 from tests.support.waiting import eventually
 
-pytestmark = pytest.mark.slow
+# Hand-made events with placeholder ids (evt_a000001), not the bridge's.
+pytestmark = [pytest.mark.slow, pytest.mark.foreign_events]
 
 
 def ping_events(prefix: str, count: int) -> list[Event]:

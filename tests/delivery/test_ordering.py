@@ -34,6 +34,10 @@ Api = httpx.AsyncClient
 FAILED = Answer(status=500)
 
 
+# Hand-made events with readable placeholder ids (evt_c001s0001), not the bridge's.
+pytestmark = pytest.mark.foreign_events
+
+
 def customer_id(n: int) -> str:
     return f"00000000-0000-4000-8000-{n:012d}"
 

@@ -93,6 +93,7 @@ async def test_the_readme_consumer_reads_and_acknowledges_as_its_acl_user(
     assert await acl.denied("ledger") == []
 
 
+@pytest.mark.foreign_events  # a placeholder entry makes the other account's stream exist
 async def test_the_consumer_user_is_refused_secrets_writes_deletes_and_other_accounts(
     api: Any, redis: Redis, acl: AclUsers, settings: Settings, receiver: WebhookReceiver
 ) -> None:

@@ -7,6 +7,7 @@ import uuid
 from typing import Any
 
 import httpx
+import pytest
 from redis.asyncio import Redis
 
 from bridge.calypso.client import CalypsoClient
@@ -62,6 +63,7 @@ async def test_known_final_history_costs_one_call_and_open_ones_are_re_read(
     assert snapshots[old_open][1].sequence == 2
 
 
+@pytest.mark.foreign_events  # hand-made pings with placeholder ids measure retention
 async def test_the_stream_is_bounded_by_length_and_by_age(redis: Redis) -> None:
     keys = Keys("bridge", "0x" + "ef" * 20)
     by_length = EventLog(redis, keys, retention=86400, max_length=100)
