@@ -46,6 +46,8 @@ class Operations:
     iter_events = ops.iter_events
     get_event = ops.get_event
     read_event_stream = ops.read_event_stream
+    list_event_types = ops.list_event_types
+    get_event_type = ops.get_event_type
     redeliver = ops.redeliver
     create_subscription = ops.create_subscription
     list_subscriptions = ops.list_subscriptions

@@ -15,6 +15,7 @@ import msgspec
 
 from bridge.client import models as m
 from bridge.client.calls import Page, Query, Request, as_json, operation, pages
+from bridge.events.catalog import EventTypeInfo
 from bridge.events.model import Event, EventType
 
 _encode = msgspec.json.encode
@@ -252,6 +253,24 @@ def iter_events(
 ) -> Request[Page[Event]]:
     """Every retained event matching the filters, newest first unless ``order="asc"``."""
     return Request(_events, query=_event_query(position, limit, types, customer_id, order))
+
+
+class _EventTypeList(msgspec.Struct, frozen=True):
+    items: list[EventTypeInfo]
+
+
+_event_types = msgspec.json.Decoder(_EventTypeList)
+
+
+@operation("GET", "/v1/event-types")
+def list_event_types() -> Request[list[EventTypeInfo]]:
+    """The event catalog: every type with its description, JSON Schema and an example."""
+    return Request(lambda raw: _event_types.decode(raw).items)
+
+
+@operation("GET", "/v1/event-types/{type_name}")
+def get_event_type(type_name: EventType | str) -> Request[EventTypeInfo]:
+    return Request(msgspec.json.Decoder(EventTypeInfo).decode, path={"type_name": str(type_name)})
 
 
 def _server_sent_events(raw: bytes) -> list[m.StreamedEvent]:

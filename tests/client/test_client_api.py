@@ -75,6 +75,13 @@ async def test_customers_addresses_watch_and_events_through_the_async_client(
     with pytest.raises(BadRequest):
         await client.read_event_stream(after="not-a-position")
 
+    catalog = await client.list_event_types()
+    assert {info.type for info in catalog} == set(EventType)
+    issued = await client.get_event_type(EventType.DEPOSIT_ADDRESS_ISSUED)
+    assert issued in catalog
+    with pytest.raises(NotFound):
+        await client.get_event_type("no.such_type")
+
 
 async def test_problems_are_typed_and_keep_their_code(client: AsyncBridgeClient) -> None:
     with pytest.raises(NotFound) as missing:

@@ -49,14 +49,17 @@ def test_importing_the_client_kit_pulls_in_no_server_dependency() -> None:
     assert third_party <= {"bridge"} | ALLOWED_THIRD_PARTY, third_party
 
 
-def test_its_bridge_modules_are_the_client_and_the_msgspec_only_event_model() -> None:
+def test_its_bridge_modules_are_the_client_and_the_msgspec_only_event_model_and_catalog() -> None:
     modules = imported_by("import bridge.client")
     ours = {m for m in modules if m.startswith("bridge.") and not m.startswith("bridge.client")}
     assert ours <= {
         "bridge.calypso",
         "bridge.calypso.models",
         "bridge.events",
+        "bridge.events.catalog",
         "bridge.events.model",
         "bridge.events.payloads",
+        "bridge.events.samples",
+        "bridge.events.typed",
         "bridge.views",
     }, ours
