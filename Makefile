@@ -61,13 +61,13 @@ chaos: $(STAMP)
 	$(BIN)/pytest -m chaos
 
 lint: $(STAMP)
-	$(BIN)/ruff check bridge tests
-	$(BIN)/ruff format --check bridge tests
-	$(BIN)/mypy --strict bridge tests
+	$(BIN)/ruff check bridge tests examples
+	$(BIN)/ruff format --check bridge tests examples
+	$(BIN)/mypy --strict bridge tests examples
 
 format: $(STAMP)
-	$(BIN)/ruff format bridge tests
-	$(BIN)/ruff check --fix bridge tests
+	$(BIN)/ruff format bridge tests examples
+	$(BIN)/ruff check --fix bridge tests examples
 
 ## openapi: regenerate openapi-out/openapi.json
 openapi: $(STAMP)

@@ -371,7 +371,7 @@ async def _serve_dev(settings: Settings, api_port: int, sandbox_port: int) -> No
 
 def _run_receive(args: argparse.Namespace) -> int:
     """Receive webhooks locally: verify each with the subscription's secret and print it.
-    Answers 204 to a good signature and 401 to a bad one."""
+    Answers 204 to a genuine event and 401 to anything else (the reason is printed)."""
     from bridge.delivery.signing import InvalidSecret, secret_bytes
     from bridge.receiver import serve_receiver
 

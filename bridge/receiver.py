@@ -1,9 +1,10 @@
 """``bridge receive``: a local webhook receiver that verifies and prints what arrives.
 
-For trying the bridge out and for debugging a subscription: it checks every request the
-Standard Webhooks way with the subscription's secret(s), answers 204 when the signature
-holds and 401 when it does not (so the attempt log shows the difference), and prints one
-line per webhook, or the whole event with ``--full``.
+For trying the bridge out and for debugging a subscription: it checks every request with
+:func:`bridge.client.verify_webhook` (what a team's own receiver calls) and the
+subscription's secret(s), answers 204 to a genuine event and 401 to anything else (so the
+attempt log shows the difference), and prints one line per webhook (the typed event's type
+and id, or why it was rejected), or the whole event with ``--full``.
 """
 
 from __future__ import annotations
@@ -17,7 +18,7 @@ from datetime import UTC, datetime
 
 from aiohttp import web
 
-from bridge.delivery.signing import verify
+from bridge.client import WebhookVerificationError, verify_webhook
 
 __all__ = ["serve_receiver"]
 
@@ -27,21 +28,29 @@ def _handler(
 ) -> Callable[[web.Request], Awaitable[web.StreamResponse]]:
     async def receive(request: web.Request) -> web.StreamResponse:
         body = await request.read()
-        headers = dict(request.headers)
-        ok = any(verify(secret, headers, body) for secret in secrets)
         stamp = datetime.now(UTC).strftime("%H:%M:%S.%f")[:-3]
         try:
-            event = json.loads(body)
-            summary = f"{event.get('type', '?')} {event.get('id', '?')}"
-        except ValueError:
-            event, summary = None, f"{len(body)} bytes, not JSON"
-        mark = "verified" if ok else "BAD SIGNATURE"
-        print(f"{stamp} {mark:13} {summary}", flush=True)
-        if full and event is not None:
-            print(json.dumps(event, indent=2), flush=True)
-        return web.Response(status=204 if ok else 401)
+            event = verify_webhook(secrets, body, request.headers)
+        except WebhookVerificationError as wrong:
+            print(f"{stamp} {'REJECTED':13} {wrong.reason} {_guess(body)}", flush=True)
+            return web.Response(status=401)
+        print(f"{stamp} {'verified':13} {event.type} {event.id}", flush=True)
+        if full:
+            print(json.dumps(json.loads(body), indent=2), flush=True)
+        return web.Response(status=204)
 
     return receive
+
+
+def _guess(body: bytes) -> str:
+    """What a rejected body claims to be, for the printed line only (it is not trusted)."""
+    try:
+        claimed = json.loads(body)
+    except ValueError:
+        return f"{len(body)} bytes, not JSON"
+    if not isinstance(claimed, dict):
+        return f"{len(body)} bytes, not an object"
+    return f"{claimed.get('type', '?')} {claimed.get('id', '?')}"
 
 
 async def serve_receiver(

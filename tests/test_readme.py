@@ -107,7 +107,7 @@ def test_the_readme_tour_runs_as_printed_and_delivers_verified_webhooks(
     ]
     printed = [line.split() for line in out.splitlines() if " verified " in line]
     assert [words[2] for words in printed] == lifecycle, out
-    assert "BAD SIGNATURE" not in out
+    assert "REJECTED" not in out
     listing = out[out.index('{\n    "items"') :]
     types = re.findall(r'"type": "([a-z_.]+)"', listing)
     issued = ["deposit_address.issued"] * 2  # BTC, then ETH

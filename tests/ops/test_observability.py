@@ -14,6 +14,8 @@ import pytest
 
 from bridge.delivery.signing import headers as signed_headers
 from bridge.delivery.signing import new_secret
+from bridge.events.model import EventType
+from bridge.events.samples import sample_event
 from bridge.local_redis import free_port
 from bridge.metrics import Metrics
 from bridge.probes import WorkerProbes
@@ -152,7 +154,8 @@ async def test_bridge_receive_verifies_and_prints_each_webhook() -> None:
         text=True,
     )
     try:
-        body = b'{"id": "evt_1", "type": "ping", "data": {}}'
+        event = sample_event(ACCOUNT, EventType.PING, "sub_" + "a" * 24)
+        body = event.encode()
         async with httpx.AsyncClient() as client:
 
             async def first_answer() -> httpx.Response | None:
@@ -160,7 +163,7 @@ async def test_bridge_receive_verifies_and_prints_each_webhook() -> None:
                     return await client.post(
                         f"http://127.0.0.1:{port}/webhooks",
                         content=body,
-                        headers=signed_headers([secret], "evt_1", int(time.time()), body),
+                        headers=signed_headers([secret], event.id, int(time.time()), body),
                     )
                 except httpx.TransportError:
                     return None  # not listening yet
@@ -170,17 +173,26 @@ async def test_bridge_receive_verifies_and_prints_each_webhook() -> None:
             bad = await client.post(
                 f"http://127.0.0.1:{port}/webhooks",
                 content=body,
-                headers=signed_headers([new_secret()], "evt_1", int(time.time()), body),
+                headers=signed_headers([new_secret()], event.id, int(time.time()), body),
             )
-        assert (good.status_code, bad.status_code) == (204, 401)
+            # Signed right, but not an event of the bridge: verify_webhook refuses it too.
+            junk = b'{"id": "evt_1", "type": "ping", "data": {}}'
+            odd = await client.post(
+                f"http://127.0.0.1:{port}/webhooks",
+                content=junk,
+                headers=signed_headers([secret], "evt_1", int(time.time()), junk),
+            )
+        assert (good.status_code, bad.status_code, odd.status_code) == (204, 401, 401)
     finally:
         receiver.send_signal(signal.SIGTERM)
         output, _ = receiver.communicate(timeout=10)
     assert receiver.returncode == 0
-    lines = [line for line in output.splitlines() if "evt_1" in line]
-    assert "verified" in lines[0]
-    assert "ping" in lines[0]
-    assert "BAD SIGNATURE" in lines[1]
+    lines = [line.split()[1:] for line in output.splitlines() if "ping" in line]
+    assert lines == [
+        ["verified", "ping", event.id],
+        ["REJECTED", "bad_signature", "ping", event.id],
+        ["REJECTED", "not_an_event", "ping", "evt_1"],
+    ], output
 
 
 def test_bridge_receive_needs_a_secret() -> None:
