@@ -39,6 +39,8 @@
     │                               (delivery.replay)
     ├── SubscriptionNotFound        no subscription has this id (delivery.replay)
     ├── SubscriptionDisabled        a test sent to a disabled subscription (delivery.replay)
+    ├── PositionGone                events after a stream position were trimmed
+    │                               (events.tail)
     └── ProblemError                the API refuses a request: status, code, title
                                     (api.problems)
 
@@ -47,7 +49,9 @@ API's problem documents are mapped from this tree in one place (``api.problems``
 Third-party failures are translated at one boundary each: httpx's inside the Calypso client,
 aiohttp's into delivery outcomes. Redis errors are not translated: every caller treats them
 alike (the storage is unavailable), so they keep redis-py's own tree. The sandbox simulates
-Calypso and raises Calypso's errors, not the bridge's, so its exceptions are not here.
+Calypso and raises Calypso's errors, not the bridge's, so its exceptions are not here; nor
+are the client kit's (``bridge.client``): its callers catch its own ``BridgeProblem`` and
+``WebhookVerificationError``, whatever the server's tree.
 """
 
 from __future__ import annotations

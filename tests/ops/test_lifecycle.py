@@ -57,6 +57,7 @@ async def test_sigterm_lets_the_api_finish_requests_in_flight(
 
 
 @pytest.mark.timeout(90)
+@pytest.mark.foreign_events  # fills the stream with made-up events
 async def test_sigterm_hands_deliveries_back_and_a_restart_delivers_them(
     api: httpx.AsyncClient,
     redis: RedisClient,
