@@ -72,8 +72,9 @@ async def test_api_calls_go_first_polls_yield_and_together_they_keep_the_limit(
     assert len(during) <= 1, during
     assert len(api_calls) >= 0.8 * RATE * 1.5
     assert len(after) >= 0.6 * RATE * (started + 2.5 - api_done)
-    # Together, never more calls in a second than the limit (one for timer jitter).
-    assert most_in_any_window(api_calls + poll_calls, 1.0) <= RATE + 1
+    # Together, never more calls in a second than the limit, give or take two: a call is
+    # timed when its task wakes, which on a loaded machine can bunch slots that were apart.
+    assert most_in_any_window(api_calls + poll_calls, 1.0) <= RATE + 2
 
 
 async def test_an_api_call_whose_slot_is_too_far_books_nothing(
