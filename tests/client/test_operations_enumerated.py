@@ -1,10 +1,15 @@
-"""Every operation of the committed OpenAPI document has a client method, and every client
-method is an operation of the document."""
+"""Every operation of the committed OpenAPI document has a client method, every client
+method is an operation of the document, and the client's answer structs have the fields the
+document gives each answer (the client mirrors them: it may not import the server's)."""
 
 from __future__ import annotations
 
 import json
+import typing
 from pathlib import Path
+from typing import Any
+
+import msgspec
 
 from bridge.client import AsyncBridgeClient, BridgeClient
 from bridge.client.calls import Operation, Pages
@@ -52,6 +57,35 @@ def test_both_clients_have_every_method() -> None:
         for name in client_routes():
             assert callable(getattr(blocking, name))
             assert callable(getattr(asynchronous, name))
+
+
+def _answer_schema(document: dict[str, Any], method: str, path: str) -> dict[str, Any] | None:
+    answers = document["paths"][path][method.lower()]["responses"]
+    success = next(code for code in answers if code.startswith("2"))
+    content: dict[str, dict[str, Any]] = answers[success].get("content", {})
+    schema: dict[str, Any] | None = next(iter(content.values()), {}).get("schema")
+    while schema is not None and "$ref" in schema:
+        schema = document["components"]["schemas"][schema["$ref"].rsplit("/", 1)[1]]
+    return schema
+
+
+def test_every_answer_struct_has_the_fields_of_the_documented_answer() -> None:
+    document = json.loads(DOCUMENT.read_text(encoding="utf-8"))
+    compared, drifted = 0, dict[str, list[str]]()
+    for name in dir(Operations):
+        described = getattr(Operations, name)
+        if not isinstance(described, Operation):
+            continue
+        [answer] = typing.get_args(typing.get_type_hints(described.build)["return"])
+        schema = _answer_schema(document, described.route.method, described.route.path)
+        if schema is None or not (isinstance(answer, type) and issubclass(answer, msgspec.Struct)):
+            continue  # no body (204), or a list the route documents inline
+        fields = {f.encode_name for f in msgspec.structs.fields(answer)}
+        if fields != set(schema.get("properties", {})):
+            drifted[name] = sorted(fields ^ set(schema.get("properties", {})))
+        compared += 1
+    assert not drifted, f"client answer structs that differ from openapi.json: {drifted}"
+    assert compared >= 25
 
 
 def test_the_document_has_operations_at_all() -> None:
