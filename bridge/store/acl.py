@@ -104,6 +104,9 @@ BRIDGE_COMMANDS: tuple[str, ...] = (
     "xautoclaim",
     "xgroup|create",
     "xinfo|groups",
+    # the Server-Sent Events route: a blocking wait, and the gap check of events_follow.lua
+    "xread",
+    "xinfo|stream",
     # scripts, and the transactions of the watch list and subscriptions
     "evalsha",
     "script|load",

@@ -114,6 +114,9 @@ async def _lifecycle(
     assert (await api.get(f"/v1/customers/{customer}/watch")).status_code == 200
     events = (await api.get("/v1/events")).json()["items"]
     assert (await api.get(f"/v1/events/{events[0]['id']}")).status_code == 200
+    streamed = await api.get("/v1/events/stream", params={"after": "0", "wait": "1"})
+    assert streamed.status_code == 200, streamed.text
+    assert streamed.text.count("\nevent: ") >= len(events)
 
     rotated = await api.post(f"/v1/subscriptions/{sid}/rotate-secret")
     assert rotated.status_code == 200, rotated.text
