@@ -4,8 +4,6 @@ lifecycle as its own user, and is refused what it does not need (DESIGN §10).""
 
 from __future__ import annotations
 
-import contextlib
-import threading
 from collections.abc import AsyncIterator
 from typing import Any
 
@@ -13,23 +11,16 @@ import pytest
 from redis.asyncio import Redis
 from redis.exceptions import NoPermissionError
 
-from bridge.cli import DEV_ACCOUNT
-from bridge.client import Event
 from bridge.config import Settings
 from bridge.store.keys import Keys
-from tests.polling.test_readme_consumer import snippet
 from tests.support.acl_users import AclUsers
 from tests.support.reading import stream_events
+from tests.support.readme_consumer import run_readme_consumer
 from tests.support.receiver import WebhookReceiver
 from tests.support.steps import new_customer_with_address, subscribe
-from tests.support.waiting import eventually
 
 CONSUMER_PASSWORD = "consumer-password-0123456789"
 OTHER_ACCOUNT = "0x" + "2b" * 20
-
-
-class _Done(Exception):
-    pass
 
 
 @pytest.fixture
@@ -58,26 +49,7 @@ async def test_the_readme_consumer_reads_and_acknowledges_as_its_acl_user(
     keys = Keys(settings.key_prefix, settings.calypso_account)
     await new_customer_with_address(api)
     expected = await stream_events(redis, keys)
-    code = snippet()
-    code = code.replace(f"bridge:{{{DEV_ACCOUNT}}}:events", keys.events)
-    code = code.replace("redis://localhost:6379/0", url)
-    received: list[Event] = []
-
-    def handle(event: Event) -> None:
-        received.append(event)
-        if len(received) == len(expected) + 1:
-            raise _Done
-
-    def consume() -> None:
-        with contextlib.suppress(_Done):
-            exec(code, {"handle": handle})  # noqa: S102 - the README's own snippet
-
-    thread = threading.Thread(target=consume)
-    thread.start()
-    await eventually(lambda: len(received) >= len(expected), within=10)
-    await api.post("/v1/customers", json={})
-    thread.join(timeout=10)
-    assert not thread.is_alive()
+    received = await run_readme_consumer(api, url, keys.events, len(expected))
     assert [e.id for e in received[:2]] == [e["id"] for e in expected]
     # The last one raised before its XACK: the consumer user itself finds it pending, takes
     # it over as a new consumer of its group and acknowledges it.
