@@ -11,6 +11,7 @@ from typing import Any
 from urllib.parse import quote, urlsplit
 
 from redis.asyncio import Redis
+from redis.exceptions import NoPermissionError
 
 from bridge.cli import main
 
@@ -72,6 +73,19 @@ class AclUsers:
         if self._made:
             await self.admin.acl_deluser(*self._made)
         await self.admin.acl_log_reset()
+
+
+async def allowed_of(client: Redis, commands: dict[str, tuple[str, ...]]) -> list[str]:
+    """Which of ``commands`` (description → command) the client's user may run: each is sent,
+    and a NOPERM answer counts as refused."""
+    allowed = []
+    for what, command in commands.items():
+        try:
+            await client.execute_command(*command)  # type: ignore[no-untyped-call]
+        except NoPermissionError:
+            continue
+        allowed.append(what)
+    return allowed
 
 
 def _text(value: Any) -> str:
