@@ -110,6 +110,34 @@ def test_every_bad_entry_is_one_line_naming_source_entry_and_field(tmp_path: Pat
     assert len(problems) == 7
 
 
+@pytest.mark.parametrize("role", ["api", "worker"])
+def test_a_bad_tokens_file_stops_the_process_with_exit_2_and_no_token(
+    role: str, tmp_path: Path
+) -> None:
+    path = tmp_path / "tokens.toml"
+    path.write_text(
+        '[[token]]\nname = "ci"\nsha256 = "' + BILLING + '"\naccounts = ["*"]\n'
+        'scopes = ["admin", "customers:delete"]\n'
+    )
+    result = subprocess.run(
+        [sys.executable, "-m", "bridge", role],
+        env={"PATH": "/usr/bin:/bin", **BASE, "BRIDGE_TOKENS_FILE": str(path)},
+        capture_output=True,
+        text=True,
+        timeout=30,
+        check=False,
+    )
+    assert result.returncode == 2
+    assert "Traceback" not in result.stderr
+    assert BILLING not in result.stderr + result.stdout
+    source = f"BRIDGE_TOKENS_FILE ({path}): [[token]] #1 (ci)"
+    lines = result.stderr.strip().splitlines()
+    assert lines[0] == "bridge: cannot start:"
+    assert all(line.strip().startswith(f"{source}: ") for line in lines[1:]), lines
+    fields = sorted(line.strip().removeprefix(f"{source}: ").split(":")[0] for line in lines[1:])
+    assert fields == ["scopes", "sha256"]
+
+
 def test_a_plain_token_in_the_file_is_refused_with_a_hint_and_never_echoed() -> None:
     text = (
         '[[token]]\nname = "ci"\nsha256 = "' + BILLING + '"\naccounts = ["*"]\n'
